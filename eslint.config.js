@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-check/', 'node_modules/', 'data/', '**/*.d.ts'] },
+  { ignores: ['.tmp/', 'dist/', 'dist-check/', 'node_modules/', 'data/', '**/*.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

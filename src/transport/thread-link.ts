@@ -1,0 +1,173 @@
+/**
+ * ThreadTransport: carries envelopes between the threads of one node.
+ *
+ * One MessagePort per peer thread (a MessageChannel per unordered pair: each
+ * direction of a port is FIFO, so each ordered pair of threads has its own
+ * ordered channel). Envelopes are appended to a per-destination outbox and
+ * flushed as one msgpackr buffer, transferred (not copied), when the host's
+ * scheduler slice ends or at the next event-loop turn, whichever is first;
+ * an outbox over `maxBatchFields` (default 65 536 fields) is flushed at once.
+ *
+ * While a peer is down (its worker is being restarted) its outbox is kept,
+ * up to `maxHeldFields` (default 4 Mi fields), and sent in order to the new
+ * port; beyond that, new envelopes for it are dead letters (`no_route`).
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Host } from '../actors/host.js';
+import type { Transport } from '../actors/transport.js';
+import { decodeBatch, encodeBatch } from './codec.js';
+import { seededRandom, validateLinkFaults, type LinkFaultConfig, type LinkFaultCounts } from './link-faults.js';
+
+export interface ThreadTransportOptions {
+  maxBatchFields?: number;
+  maxHeldFields?: number;
+}
+
+interface Peer {
+  port: MessagePort | null;
+  box: unknown[];
+  dirty: boolean;
+  delayQ: Array<{ at: number; buf: Uint8Array }>;
+  delayTimer: ReturnType<typeof setTimeout> | null;
+}
+
+export class ThreadTransport implements Transport {
+  private readonly peers = new Map<number, Peer>();
+  private dirty: Peer[] = [];
+  private flushScheduled = false;
+  private readonly maxBatch: number;
+  private readonly maxHeld: number;
+  private faults: Required<LinkFaultConfig> | null = null;
+  private rand: () => number = Math.random;
+  readonly faultCounts: LinkFaultCounts = { dropped: 0, duplicated: 0, delayed: 0 };
+  batchesSent = 0;
+  batchesReceived = 0;
+
+  constructor(private readonly host: Host, o: ThreadTransportOptions = {}) {
+    this.maxBatch = o.maxBatchFields ?? 65_536;
+    this.maxHeld = o.maxHeldFields ?? 4 * 1024 * 1024;
+  }
+
+  /** Connects (or reconnects) the port to `thread`; held envelopes go out first. */
+  addPeer(thread: number, port: MessagePort): void {
+    let peer = this.peers.get(thread);
+    if (peer === undefined) {
+      peer = { port: null, box: [], dirty: false, delayQ: [], delayTimer: null };
+      this.peers.set(thread, peer);
+    }
+    peer.port?.close();
+    peer.port = port;
+    port.on('message', (data: Uint8Array) => {
+      this.batchesReceived++;
+      this.host.receive(decodeBatch(data, this.host));
+    });
+    // Ports must not keep a thread alive on their own: the runtime decides when it ends.
+    port.unref();
+    if (peer.box.length > 0) this.markDirty(peer);
+  }
+
+  /** The peer died: close its port and hold envelopes for its successor. */
+  peerDown(thread: number): void {
+    const peer = this.peers.get(thread);
+    if (peer === undefined) return;
+    peer.port?.close();
+    peer.port = null;
+    peer.delayQ = [];
+    if (peer.delayTimer !== null) clearTimeout(peer.delayTimer);
+    peer.delayTimer = null;
+  }
+
+  /** Forgets a peer for good (runtime shutdown): its envelopes become dead letters. */
+  removePeer(thread: number): void {
+    this.peerDown(thread);
+    this.peers.delete(thread);
+  }
+
+  outbox(thread: number): unknown[] | null {
+    const peer = this.peers.get(thread);
+    if (peer === undefined) return null;
+    const len = peer.box.length;
+    if (peer.port === null && len >= this.maxHeld) return null;
+    if (len >= this.maxBatch && peer.port !== null) this.send(peer);
+    if (!peer.dirty) this.markDirty(peer);
+    return peer.box;
+  }
+
+  flush(): void {
+    const d = this.dirty;
+    if (d.length === 0) return;
+    this.dirty = [];
+    for (const peer of d) {
+      peer.dirty = false;
+      if (peer.port !== null) this.send(peer);
+      else if (peer.box.length > 0) {
+        // Held while the peer restarts; flushed again by addPeer.
+      }
+    }
+  }
+
+  setFaults(c: LinkFaultConfig | null): void {
+    this.faults = c === null ? null : validateLinkFaults(c);
+    this.rand = this.faults === null ? Math.random : seededRandom(this.faults.seed);
+  }
+
+  private markDirty(peer: Peer): void {
+    peer.dirty = true;
+    this.dirty.push(peer);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  private send(peer: Peer): void {
+    const box = peer.box;
+    if (box.length === 0) return;
+    peer.box = [];
+    const buf = encodeBatch(box);
+    const f = this.faults;
+    if (f === null) {
+      this.post(peer, buf);
+      return;
+    }
+    if (f.drop > 0 && this.rand() < f.drop) {
+      this.faultCounts.dropped++;
+      return;
+    }
+    const copies = f.duplicate > 0 && this.rand() < f.duplicate ? 2 : 1;
+    if (copies === 2) this.faultCounts.duplicated++;
+    for (let k = 0; k < copies; k++) {
+      const b = k === 0 ? buf : buf.slice();
+      if (f.delayMs > 0 || peer.delayQ.length > 0) this.delay(peer, b, f.delayMs);
+      else this.post(peer, b);
+    }
+  }
+
+  private delay(peer: Peer, buf: Uint8Array, ms: number): void {
+    this.faultCounts.delayed++;
+    peer.delayQ.push({ at: Date.now() + ms, buf });
+    if (peer.delayTimer === null) this.armDelay(peer);
+  }
+
+  private armDelay(peer: Peer): void {
+    const head = peer.delayQ[0];
+    if (head === undefined) {
+      peer.delayTimer = null;
+      return;
+    }
+    peer.delayTimer = setTimeout(() => {
+      const now = Date.now();
+      while (peer.delayQ.length > 0 && peer.delayQ[0]!.at <= now) this.post(peer, peer.delayQ.shift()!.buf);
+      this.armDelay(peer);
+    }, Math.max(0, head.at - Date.now()));
+  }
+
+  private post(peer: Peer, buf: Uint8Array): void {
+    if (peer.port === null) return;
+    this.batchesSent++;
+    peer.port.postMessage(buf, [buf.buffer as ArrayBuffer]);
+  }
+}
