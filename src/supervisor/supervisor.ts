@@ -25,9 +25,12 @@
  * `shutdown` ms (default 5000; `infinity` for supervisors) to finish its
  * `terminate`; then it is killed. `brutal_kill` kills at once.
  *
- * The supervisor traps exits. An exit signal from its parent, or an abnormal
- * one from an actor that is not its child (`exit(sup, 'shutdown')` from
+ * The supervisor traps exits. An exit signal from its parent, or any but
+ * `normal` from an actor that is not its child (`exit(sup, 'shutdown')` from
  * whoever started it), stops it and its children with that reason.
+ *
+ * A request that fails (`duplicate_child_id`, a start failure, `not_found`,
+ * `running`) is answered with the error and leaves the supervisor running.
  */
 import type { ActorContext, Behaviour, Signal } from '../actors/behaviour.js';
 import type { ActorRef } from '../actors/ref.js';
@@ -99,6 +102,19 @@ class SupervisorBehaviour implements Behaviour<SupervisorRequest> {
   }
 
   async handle(msg: SupervisorRequest, ctx: ActorContext<SupervisorRequest>): Promise<unknown> {
+    try {
+      return await this.request(msg, ctx);
+    } catch (e) {
+      // A request that fails (a duplicate id, a child whose start fails, an
+      // unknown id) is the caller's problem, as OTP's `{error, Reason}`: it is
+      // answered with the error. Throwing would crash the supervisor and, through
+      // the links, every child it has. A failing cast has nobody to answer.
+      ctx.deferReply()?.reject(e);
+      return undefined;
+    }
+  }
+
+  private async request(msg: SupervisorRequest, ctx: ActorContext<SupervisorRequest>): Promise<unknown> {
     switch (msg.type) {
       case 'which_children':
         return this.children.map((c) => ({ id: c.spec.id, ref: c.ref, type: c.spec.type, restart: c.spec.restart }) satisfies ChildInfo);
@@ -140,7 +156,7 @@ class SupervisorBehaviour implements Behaviour<SupervisorRequest> {
     const child = this.children.find((c) => c.ref !== null && c.ref.id === sig.from.id);
     if (child === undefined) {
       const fromParent = ctx.parent !== null && ctx.parent.id === sig.from.id;
-      if (fromParent || isAbnormal(sig.reason)) ctx.stop(sig.reason);
+      if (fromParent || sig.reason !== 'normal') ctx.stop(sig.reason);
       return;
     }
     child.ref = null;
