@@ -1,0 +1,514 @@
+/**
+ * Group commit: the store's single writer.
+ *
+ * Transactions queue here; one loop takes every transaction that arrived
+ * while the previous batch was being written (up to `maxBatchOps` intents,
+ * default 4096), builds them into one LevelDB batch, writes it synced, and
+ * only then resolves each caller. There is never more than one write in
+ * flight, and never a timer: a batch starts the moment the previous one is
+ * durable (after one turn of the event loop, so that callers woken by the
+ * previous batch can join the next). A timer would only add latency; on this
+ * machine a 1 ms timer halves throughput (FACTS).
+ *
+ * Building a batch is synchronous and assigns, in commit order: queue
+ * numbers and counter values (from the hot state, see state.ts), the
+ * partition LSNs, and the log entries (log.ts). A transaction that breaks a
+ * rule at build time (an ack past the head, an LSN gap) is undone and
+ * rejected alone.
+ *
+ * A failed write rejects every caller of its batch and acknowledges nothing.
+ * The loop then reopens the backend (unless the fault was injected), rereads
+ * the LSNs and drops the hot state, because a failed batch may still have
+ * reached the disk (an fsync that failed after the data landed): numbers
+ * continue after whatever is on disk, so none is repeated and none is
+ * skipped. The store stays usable; the next batch is built as usual.
+ */
+
+import type { StorageAdapter, WriteOp } from './adapter.js';
+import { stampExpiry } from './codec.js';
+import { StoreError, toStoreError } from './errors.js';
+import type { StoreFaults } from './faults.js';
+import { TTL_KIND, keyId, showKey, logKey, ttlKey, writeUint } from './keys.js';
+import { encodeLogEntry } from './log.js';
+import type { PartitionLsns } from './lsn.js';
+import type { MemoryAdapter } from './memory-adapter.js';
+import type { Catalog } from './schema.js';
+import { CounterState, QueueState, type HotState, type StateCache } from './state.js';
+import type { Assigned, CommitResult, Intent, Transaction } from './transaction.js';
+
+export interface CommitterOptions {
+  adapter: StorageAdapter;
+  ram: MemoryAdapter;
+  sync: boolean;
+  maxBatchOps: number;
+  expiryGranularityMs: number;
+  faults: StoreFaults;
+  catalog: Catalog;
+  cache: StateCache;
+  lsns: PartitionLsns;
+  now(): number;
+}
+
+interface TxEntry {
+  kind: 'tx';
+  tx: Transaction;
+  resolve(r: CommitResult): void;
+  reject(e: unknown): void;
+}
+
+/** Work that needs the writer to itself (restore, drop): runs between batches. */
+interface ExclusiveEntry {
+  kind: 'exclusive';
+  fn(): Promise<unknown>;
+  resolve(r: unknown): void;
+  reject(e: unknown): void;
+}
+
+type Entry = TxEntry | ExclusiveEntry;
+
+interface Built {
+  done: TxEntry[];
+  ops: WriteOp[];
+  ram: WriteOp[];
+  lsns: Map<number, number>;
+  catalog: WriteOp[];
+}
+
+/** Counters for tests and benchmarks. */
+export interface CommitStats {
+  batches: number;
+  transactions: number;
+  ops: number;
+  failedBatches: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const needsState = new Set(['append', 'ack', 'subscribe', 'unsubscribe', 'increment', 'expire']);
+
+export class Committer {
+  private pending: Entry[] = [];
+  private running = false;
+  private closed = false;
+  private reload = false;
+  private reopen = false;
+  private drained: Array<() => void> = [];
+  /** Keys of TTL records written while a sweep runs (see sweeper.ts); null when no sweep runs. */
+  private tracking: Set<string> | null = null;
+  /** Keys of TTL records in the batch being written. */
+  private inflightTtl: string[] = [];
+  readonly stats: CommitStats = { batches: 0, transactions: 0, ops: 0, failedBatches: 0 };
+
+  constructor(private readonly o: CommitterOptions) {}
+
+  enqueue(tx: Transaction): Promise<CommitResult> {
+    if (this.closed) {
+      tx.state = 'failed';
+      return Promise.reject(new StoreError('store_closed', 'store is closed', { partition: tx.partition }));
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ kind: 'tx', tx, resolve, reject });
+      this.kick();
+    });
+  }
+
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreError('store_closed', 'store is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ kind: 'exclusive', fn, resolve: resolve as (r: unknown) => void, reject });
+      this.kick();
+    });
+  }
+
+  /** Starts recording TTL record keys written from now on, including the batch in flight. */
+  startTracking(): Set<string> {
+    this.tracking = new Set(this.inflightTtl);
+    return this.tracking;
+  }
+
+  stopTracking(): void {
+    this.tracking = null;
+  }
+
+  /** Refuses new work and resolves once everything queued is written. */
+  close(): Promise<void> {
+    this.closed = true;
+    if (!this.running && this.pending.length === 0) return Promise.resolve();
+    return new Promise((r) => this.drained.push(r));
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      for (;;) {
+        // One turn of the event loop: lets callers woken by the last batch join this one.
+        await new Promise<void>((r) => setImmediate(r));
+        if (this.pending.length === 0) break;
+        if (this.reopen || this.reload) {
+          const err = await this.recover();
+          if (err) {
+            this.failAll(err);
+            continue;
+          }
+        }
+        const head = this.pending[0]!;
+        if (head.kind === 'exclusive') {
+          this.pending.shift();
+          await head.fn().then(head.resolve, head.reject);
+          continue;
+        }
+        const batch = this.take();
+        const ready = await this.prepare(batch);
+        const built = this.build(ready);
+        await this.write(built);
+      }
+    } finally {
+      this.running = false;
+      if (this.pending.length > 0) this.kick();
+      else for (const d of this.drained.splice(0)) d();
+    }
+  }
+
+  private async recover(): Promise<StoreError | null> {
+    try {
+      if (this.reopen) {
+        await this.o.adapter.recover();
+        this.reopen = false;
+      }
+      await this.o.lsns.load(this.o.adapter);
+      this.o.cache.clear();
+      this.reload = false;
+      return null;
+    } catch (err) {
+      return toStoreError(err, 'reopening after a failed write');
+    }
+  }
+
+  private failAll(err: StoreError): void {
+    for (const e of this.pending.splice(0)) {
+      if (e.kind === 'tx') e.tx.state = 'failed';
+      e.reject(err);
+    }
+  }
+
+  /** Takes queued transactions up to the batch budget, in order, stopping at exclusive work. */
+  private take(): TxEntry[] {
+    const q = this.pending;
+    let budget = this.o.maxBatchOps;
+    let raw: Set<number> | null = null;
+    let seen: Set<number> | null = null;
+    let n = 0;
+    for (; n < q.length; n++) {
+      const e = q[n]!;
+      if (e.kind !== 'tx') break;
+      const size = e.tx.intents.length;
+      if (n > 0 && size > budget) break;
+      const p = e.tx.partition;
+      // A replicated batch keeps its own LSN, so it shares a batch with nothing else of its partition.
+      if (raw?.has(p)) break;
+      if (e.tx.intents[0]?.t === 'raw') {
+        if (!seen) seen = new Set(q.slice(0, n).map((x) => (x as TxEntry).tx.partition));
+        if (seen.has(p)) break;
+        (raw ??= new Set()).add(p);
+      }
+      seen?.add(p);
+      budget -= size;
+    }
+    // One splice, not a shift per entry: the queue can hold thousands.
+    return q.splice(0, n) as TxEntry[];
+  }
+
+  /** Loads the hot state the batch needs (one getMany); rejects the transactions whose state cannot be read. */
+  private async prepare(batch: TxEntry[]): Promise<TxEntry[]> {
+    const want = new Map<string, { key: Uint8Array; queue: boolean }>();
+    for (const e of batch) {
+      for (const it of e.tx.intents) {
+        if (!needsState.has(it.t)) continue;
+        const s = it as Extract<Intent, { state: Uint8Array }>;
+        const id = keyId(s.state);
+        if (want.has(id) || this.o.cache.get(id)) continue;
+        want.set(id, { key: s.state, queue: s.t !== 'increment' });
+      }
+    }
+    if (want.size === 0) return batch;
+    const loads = [...want.values()];
+    let values: Array<Uint8Array | undefined>;
+    try {
+      values = await this.o.adapter.getMany(loads.map((l) => l.key));
+    } catch (err) {
+      const e = toStoreError(err, 'reading queue and counter state');
+      const [bad, ok] = split(batch, (t) => t.tx.intents.some((i) => needsState.has(i.t)));
+      for (const t of bad) this.rejectTx(t, e);
+      return ok;
+    }
+    const failed = new Map<string, StoreError>();
+    loads.forEach((l, i) => {
+      try {
+        let s: HotState;
+        if (l.queue) {
+          s = QueueState.decode(l.key, values[i]);
+        } else {
+          s = CounterState.decode(l.key, values[i]);
+        }
+        this.o.cache.add(s);
+      } catch (err) {
+        failed.set(keyId(l.key), err instanceof StoreError ? err : toStoreError(err, 'decoding state'));
+      }
+    });
+    if (failed.size === 0) return batch;
+    const ok: TxEntry[] = [];
+    for (const t of batch) {
+      const bad = t.tx.intents.find((i) => needsState.has(i.t) && failed.has(keyId((i as { state: Uint8Array }).state)));
+      if (bad) this.rejectTx(t, failed.get(keyId((bad as { state: Uint8Array }).state))!);
+      else ok.push(t);
+    }
+    return ok;
+  }
+
+  private build(batch: TxEntry[]): Built {
+    const partOps = new Map<number, WriteOp[]>();
+    const dirty = new Map<string, HotState>();
+    const done: TxEntry[] = [];
+    const rawLsn = new Map<number, number>();
+    // One context for the whole batch; a failed transaction is cut off at its marks.
+    const ctx: BuildCtx = { ops: [], ram: [], undo: [], saved: new Map(), txNo: 0, dirty, ttl: [] };
+    const faulted = this.o.faults.armed ? this.o.faults.takePartitionFaults(new Set(batch.map((e) => e.tx.partition))) : null;
+
+    for (const e of batch) {
+      const tx = e.tx;
+      const perr = faulted?.get(tx.partition);
+      if (perr) {
+        this.rejectTx(e, perr);
+        continue;
+      }
+      let ops = partOps.get(tx.partition);
+      if (!ops) {
+        ops = [];
+        partOps.set(tx.partition, ops);
+      }
+      ctx.ops = ops;
+      ctx.txNo++;
+      const marks = [ops.length, ctx.ram.length, ctx.undo.length, ctx.ttl.length] as const;
+      try {
+        for (const it of tx.intents) this.apply(tx, it, ctx, rawLsn);
+      } catch (err) {
+        for (let i = ctx.undo.length - 1; i >= marks[2]; i--) ctx.undo[i]!();
+        ops.length = marks[0];
+        ctx.ram.length = marks[1];
+        ctx.undo.length = marks[2];
+        ctx.ttl.length = marks[3];
+        this.rejectTx(e, err instanceof StoreError ? err : toStoreError(err, 'building a batch'));
+        continue;
+      }
+      done.push(e);
+    }
+
+    for (const s of dirty.values()) partOps.get(s.partition)!.push({ key: s.key, value: s.encode() });
+    const all: WriteOp[] = [];
+    const lsns = new Map<number, number>();
+    for (const [p, ops] of partOps) {
+      if (ops.length === 0) continue;
+      const lsn = rawLsn.get(p) ?? this.o.lsns.last[p]! + 1;
+      lsns.set(p, lsn);
+      for (const op of ops) all.push(op);
+      all.push({ key: logKey(p, lsn), value: encodeLogEntry(ops) });
+    }
+    const catalog = all.length > 0 ? this.o.catalog.takeUnsaved() : [];
+    for (const op of catalog) all.push(op);
+    if (this.tracking) for (const k of ctx.ttl) this.tracking.add(k);
+    this.inflightTtl = ctx.ttl;
+    return { done, ops: all, ram: ctx.ram, lsns, catalog };
+  }
+
+  private apply(tx: Transaction, it: Intent, ctx: BuildCtx, rawLsn: Map<number, number>): void {
+    const p = tx.partition;
+    switch (it.t) {
+      case 'put':
+      case 'del': {
+        const value = it.t === 'put' ? it.value : null;
+        if (it.def.storage === 'ram') {
+          ctx.ram.push({ key: it.key, value });
+          if (it.t === 'put' && it.def.ttlMs !== null) ctx.ram.push({ key: ttlKey(p, it.expiresAt, TTL_KIND.record, it.key.subarray(3)), value: EMPTY });
+          return;
+        }
+        ctx.ops.push({ key: it.key, value });
+        if (it.def.ttlMs !== null) {
+          ctx.ttl.push(keyId(it.key));
+          if (it.t === 'put') ctx.ops.push({ key: ttlKey(p, it.expiresAt, TTL_KIND.record, it.key.subarray(3)), value: EMPTY });
+        }
+        return;
+      }
+      case 'append': {
+        const s = this.queue(it.state, ctx);
+        const seq = s.next++;
+        const expiresAt = it.def.ttlMs === null ? 0 : this.o.now() + it.def.ttlMs;
+        // The bytes are this transaction's own copy (encodeExpiring), so stamping them is safe.
+        stampExpiry(it.value, expiresAt);
+        ctx.ops.push({ key: entryKey(s, seq), value: it.value });
+        if (expiresAt > 0) {
+          const g = this.o.expiryGranularityMs;
+          const bucket = Math.ceil(expiresAt / g) * g;
+          if (s.bucket !== bucket) {
+            ctx.ops.push({ key: ttlKey(p, bucket, TTL_KIND.queue, s.key.subarray(3)), value: EMPTY });
+            s.bucket = bucket;
+          }
+        }
+        (it.slot as Assigned).v = seq;
+        return;
+      }
+      case 'ack': {
+        const s = this.queue(it.state, ctx);
+        const c = s.cursors.get(it.consumer);
+        if (c === undefined) throw new StoreError('store_invalid', `${it.def.name}: ${it.consumer} is not a consumer of ${it.owner}`, { table: it.def.name, key: it.owner, partition: p });
+        if (it.seq > s.next - 1) throw new StoreError('store_invalid', `${it.def.name}: ack of ${it.seq} past the head ${s.next - 1} of ${it.owner}`, { table: it.def.name, key: it.owner, partition: p });
+        if (it.seq > c) s.cursors.set(it.consumer, it.seq);
+        trim(s, ctx);
+        return;
+      }
+      case 'subscribe': {
+        const s = this.queue(it.state, ctx);
+        if (s.cursors.has(it.consumer)) return;
+        const lo = s.first - 1;
+        const hi = s.next - 1;
+        const at = it.from === 'end' ? hi : it.from === 'start' ? lo : Math.min(hi, Math.max(lo, it.from));
+        s.cursors.set(it.consumer, at);
+        return;
+      }
+      case 'unsubscribe': {
+        const s = this.queue(it.state, ctx);
+        if (!s.cursors.delete(it.consumer)) return;
+        trim(s, ctx);
+        return;
+      }
+      case 'increment': {
+        const s = this.state(it.state, ctx) as CounterState;
+        s.value += it.by;
+        (it.slot as Assigned).v = s.value;
+        return;
+      }
+      case 'expire': {
+        const s = this.queue(it.state, ctx);
+        if (it.upTo >= s.first) {
+          for (let n = s.first; n <= it.upTo; n++) ctx.ops.push({ key: entryKey(s, n), value: null });
+          s.first = it.upTo + 1;
+        }
+        // Keep the index entry if entries were appended into the same bucket after the sweep read the queue.
+        if (!(s.bucket === it.bucket && s.next - 1 > it.upTo)) ctx.ops.push({ key: it.index, value: null });
+        return;
+      }
+      case 'ttl_delete':
+        if (!this.tracking?.has(keyId(it.key))) ctx.ops.push({ key: it.key, value: null });
+        ctx.ops.push({ key: it.index, value: null });
+        return;
+      case 'index_delete':
+        ctx.ops.push({ key: it.index, value: null });
+        return;
+      case 'raw': {
+        const expected = this.o.lsns.last[p]! + 1;
+        if (it.lsn !== expected) throw new StoreError('store_lsn_gap', `partition ${p}: batch ${it.lsn} does not follow ${expected - 1}`, { partition: p });
+        for (const op of it.ops) ctx.ops.push(op);
+        rawLsn.set(p, it.lsn);
+        // The replicated ops may rewrite queue and counter state this store has cached.
+        this.o.cache.dropPartition(p);
+        return;
+      }
+    }
+  }
+
+  private state(key: Uint8Array, ctx: BuildCtx): HotState {
+    const id = keyId(key);
+    const s = this.o.cache.get(id);
+    if (!s) throw new StoreError('store_io', 'state was not loaded before the batch was built');
+    if (ctx.saved.get(id) !== ctx.txNo) {
+      ctx.saved.set(id, ctx.txNo);
+      ctx.undo.push(s.save());
+      ctx.dirty.set(id, s);
+    }
+    return s;
+  }
+
+  private queue(key: Uint8Array, ctx: BuildCtx): QueueState {
+    return this.state(key, ctx) as QueueState;
+  }
+
+  private async write(b: Built): Promise<void> {
+    if (b.done.length === 0) return;
+    try {
+      if (this.o.faults.writeDelayMs > 0) await new Promise((r) => setTimeout(r, this.o.faults.writeDelayMs));
+      const fault = this.o.faults.takeBatchFault();
+      if (fault) throw fault;
+      if (b.ops.length > 0) await this.o.adapter.write(b.ops, this.o.sync);
+    } catch (err) {
+      const e = toStoreError(err, 'writing a batch');
+      this.stats.failedBatches++;
+      this.o.catalog.restore(b.catalog);
+      this.reload = true;
+      if (!e.injected) this.reopen = true;
+      for (const t of b.done) this.rejectTx(t, e);
+      return;
+    } finally {
+      this.inflightTtl = [];
+    }
+    this.stats.batches++;
+    this.stats.transactions += b.done.length;
+    this.stats.ops += b.ops.length;
+    for (const [p, lsn] of b.lsns) this.o.lsns.last[p] = lsn;
+    if (b.ram.length > 0) this.o.ram.writeNow(b.ram);
+    for (const t of b.done) {
+      t.tx.state = 'committed';
+      t.resolve({ partition: t.tx.partition, lsn: this.o.lsns.last[t.tx.partition]! });
+    }
+    for (const p of b.lsns.keys()) this.o.lsns.notify(p);
+    this.o.cache.trim();
+  }
+
+  private rejectTx(e: TxEntry, err: unknown): void {
+    e.tx.state = 'failed';
+    const first = e.tx.intents[0];
+    const base = err instanceof StoreError ? err : toStoreError(err, 'commit');
+    if (!first || base.table !== undefined) return e.reject(base);
+    const table = 'def' in first ? first.def.name : undefined;
+    const key = 'tuple' in first ? showKey(first.tuple) : 'owner' in first ? first.owner : undefined;
+    e.reject(base.about({ table, key, partition: e.tx.partition }));
+  }
+}
+
+interface BuildCtx {
+  /** The current transaction's partition's ops. */
+  ops: WriteOp[];
+  ram: WriteOp[];
+  undo: Array<() => void>;
+  /** State id -> number of the last transaction that saved it for undo. */
+  saved: Map<string, number>;
+  txNo: number;
+  dirty: Map<string, HotState>;
+  ttl: string[];
+}
+
+function entryKey(s: QueueState, seq: number): Uint8Array {
+  const pre = s.entryPrefix;
+  const out = Buffer.allocUnsafe(pre.length + 8);
+  out.set(pre, 0);
+  writeUint(out, pre.length, seq);
+  return out;
+}
+
+/** Deletes the entries every consumer has acknowledged (none are trimmed while a queue has no consumer). */
+function trim(s: QueueState, ctx: BuildCtx): void {
+  const m = s.minCursor();
+  if (m === null || m < s.first) return;
+  for (let n = s.first; n <= m; n++) ctx.ops.push({ key: entryKey(s, n), value: null });
+  s.first = m + 1;
+}
+
+function split<T>(xs: T[], pred: (x: T) => boolean): [T[], T[]] {
+  const a: T[] = [];
+  const b: T[] = [];
+  for (const x of xs) (pred(x) ? a : b).push(x);
+  return [a, b];
+}
+

@@ -1,0 +1,89 @@
+/**
+ * Reads: what tables, queues and counters share to read committed state.
+ *
+ * Reads see what is on disk (or in memory, for ram tables): the effects of
+ * transactions whose batch has been written, never a part of one. A record
+ * past its expiry reads as absent even before the sweeper removes it.
+ * Failures surface as StoreErrors naming the table and key.
+ */
+
+import type { AdapterIterator, Bytes, KeyRange, StorageAdapter } from './adapter.js';
+import { decodeValue, expiryOf } from './codec.js';
+import { toStoreError } from './errors.js';
+import type { StoreFaults } from './faults.js';
+import type { MemoryAdapter } from './memory-adapter.js';
+import type { Def, TableDef } from './schema.js';
+import type { Transaction, TxHost } from './transaction.js';
+
+/** What the table, queue and counter handles need from their store. */
+export interface StoreCore extends TxHost {
+  readonly adapter: StorageAdapter;
+  readonly ram: MemoryAdapter;
+  readonly faults: StoreFaults;
+  checkOpen(): void;
+  transaction(partition: number): Transaction;
+}
+
+export function adapterOf(core: StoreCore, def: Def): StorageAdapter {
+  return def.kind === 'table' && def.storage === 'ram' ? core.ram : core.adapter;
+}
+
+/** A record's value from its stored bytes, or undefined if it has expired. */
+export function decodeRecord<V>(core: StoreCore, def: TableDef, bytes: Bytes, show: () => string): V | undefined {
+  if (def.ttlMs === null) return decodeValue<V>(bytes, 0, def.name, show);
+  const exp = expiryOf(bytes);
+  if (exp !== 0 && exp <= core.now()) return undefined;
+  return decodeValue<V>(bytes, 8, def.name, show);
+}
+
+export async function readBytes(core: StoreCore, def: Def, key: Bytes, show: string): Promise<Bytes | undefined> {
+  core.checkOpen();
+  core.faults.checkRead(def.name);
+  try {
+    return await adapterOf(core, def).get(key);
+  } catch (err) {
+    throw toStoreError(err, `reading ${def.name}`).about({ table: def.name, key: show });
+  }
+}
+
+export async function readManyBytes(core: StoreCore, def: Def, keys: Bytes[]): Promise<Array<Bytes | undefined>> {
+  core.checkOpen();
+  core.faults.checkRead(def.name);
+  try {
+    return await adapterOf(core, def).getMany(keys);
+  } catch (err) {
+    throw toStoreError(err, `reading ${def.name}`).about({ table: def.name });
+  }
+}
+
+/** Iterates a key range in batches of `batchSize` (LevelDB's nextv), closing the iterator however the loop ends. */
+export async function* scan(
+  core: StoreCore,
+  adapter: StorageAdapter,
+  table: string,
+  range: KeyRange,
+  batchSize: number,
+): AsyncGenerator<Array<[Bytes, Bytes]>> {
+  core.checkOpen();
+  core.faults.checkRead(table);
+  let it: AdapterIterator;
+  try {
+    it = adapter.iterate(range);
+  } catch (err) {
+    throw toStoreError(err, `scanning ${table}`).about({ table });
+  }
+  try {
+    for (;;) {
+      let rows: Array<[Bytes, Bytes]>;
+      try {
+        rows = await it.nextv(batchSize);
+      } catch (err) {
+        throw toStoreError(err, `scanning ${table}`).about({ table });
+      }
+      if (rows.length === 0) return;
+      yield rows;
+    }
+  } finally {
+    await it.close().catch(() => undefined);
+  }
+}
