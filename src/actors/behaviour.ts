@@ -33,6 +33,8 @@ export interface Behaviour<M = any> {
   terminate?(reason: ExitReason, ctx: ActorContext<M>): void | Promise<void>;
   /** Virtual actors: the save hook, run before an idle actor is passivated (and at shutdown). */
   passivate?(ctx: ActorContext<M>): void | Promise<void>;
+  /** Virtual actors: while this returns true the actor is not passivated, however long it is idle (e.g. it has sockets to serve). */
+  keepAlive?(): boolean;
 }
 
 /** A monitor's identity, as returned by `ctx.monitor`. */

@@ -970,6 +970,7 @@ export class Host implements RefHost {
       if (cell.mbox !== null && cell.mbox.size === 0 && now - cell.lastActive > 1000) cell.mbox = null; // release the buffer of a quiet actor
       if (!cell.virtual || cell.idleMs <= 0 || now - cell.lastActive < cell.idleMs) continue;
       if (cell.timers !== null && cell.timers.size > 0) continue;
+      if (cell.beh.keepAlive !== undefined && cell.beh.keepAlive()) continue;
       this.passivate(cell, 'normal', true);
       n++;
     }

@@ -1,0 +1,154 @@
+/**
+ * The messages chat actors understand, and what they answer.
+ *
+ * Actor ids: `user:<user>` (one per user: account, devices, inbox, presence,
+ * settings, keys) and `conv:<conv>` (one per conversation, `dm:a:b` or
+ * `g:<group>`: the log, dedupe, members, fan-out, receipts). A gateway talks
+ * to them with these messages and nothing else; the actors never see a
+ * socket. Replies that can fail are `{ error }` values rather than throws: a
+ * throw would crash the actor, and a bad request is not a crash.
+ */
+import type { ActorRef } from '../actors/ref.js';
+import type { ClientCodec } from '../transport/client-codec.js';
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'too_large'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal';
+
+export interface DomainError {
+  error: { code: ErrorCode; message: string; missing?: string[]; extra?: string[] };
+}
+
+export function fail(code: ErrorCode, message: string, more: { missing?: string[]; extra?: string[] } = {}): DomainError {
+  return { error: { code, message, ...more } };
+}
+
+export function isError(x: unknown): x is DomainError {
+  return typeof x === 'object' && x !== null && 'error' in x && typeof (x as DomainError).error?.code === 'string';
+}
+
+/** A message as kept in a conversation log. */
+export interface StoredMessage {
+  seq: number;
+  id: string;
+  from: string;
+  device: string;
+  ts: number;
+  type: string;
+  /** The body, or for end-to-end messages the per-device payloads ("user/device" → value). */
+  body?: unknown;
+  payloads?: Record<string, unknown>;
+}
+
+/** What a user's inbox holds. Messages are pointers into their conversation's log. */
+export type InboxEntry =
+  | { k: 'm'; conv: string; seq: number; from: string; device: string }
+  | { k: 'r'; conv: string; by: string; status: 'delivered'; seqs: number[] }
+  | { k: 'r'; conv: string; by: string; status: 'read'; upTo: number }
+  | { k: 'g'; conv: string; group: string; event: GroupEventName; by: string; users: string[] }
+  | { k: 's'; conv: string; upTo: number; device: string };
+
+export type GroupEventName = 'created' | 'added' | 'removed' | 'left' | 'renamed';
+
+export interface GroupInfo {
+  id: string;
+  name: string;
+  members: string[];
+  admins: string[];
+  createdAt: number;
+}
+
+export interface ChatSummary {
+  conv: string;
+  lastSeq: number;
+  lastTs: number;
+  unread: number;
+}
+
+export interface DeviceKeys {
+  device: string;
+  identityKey: string;
+  signedPreKey: { id: number; key: string; sig: string };
+  oneTimePreKey: { id: number; key: string } | null;
+}
+
+// ---- to user:<u> ------------------------------------------------------------
+
+export type UserMsg =
+  | { t: 'account_create'; hash: string } // → { created: boolean }
+  | { t: 'account_get' } // → { hash: string | null }
+  /** A device connected; answers its last acknowledged inbox number. */
+  | { t: 'connect'; device: string; conn: ActorRef; codec: ClientCodec } // → { inbox, now } | DomainError
+  | { t: 'disconnect'; device: string; conn: ActorRef }
+  | { t: 'ack'; device: string; inbox: number; conn: ActorRef }
+  | { t: 'read'; device: string; conv: string; seq: number; conn: ActorRef }
+  | { t: 'chats' } // → ChatSummary[]
+  | { t: 'settings'; lastSeen: 'everyone' | 'nobody' } // → { ok: true }
+  | { t: 'presence_watch'; conn: ActorRef; codec: ClientCodec }
+  | { t: 'presence_unwatch'; conn: ActorRef }
+  | { t: 'keys_put'; device: string; identityKey: string; signedPreKey: { id: number; key: string; sig: string }; oneTimePreKeys: Array<{ id: number; key: string }> } // → { ok: true }
+  | { t: 'keys_get' } // → DeviceKeys[]
+  | { t: 'devices' } // → string[]
+  // from conversations
+  | { t: 'deliver'; conv: string; msg: StoredMessage; convRef: ActorRef }
+  | { t: 'entry'; entry: InboxEntry }
+  | { t: 'pump'; device: string }
+  | { t: 'membership'; conv: string; member: boolean; lastSeq: number; lastTs: number }
+  | { t: 'typing'; conv: string; user: string; on: boolean };
+
+// ---- to conv:<conv> -----------------------------------------------------------
+
+export type ConvMsg =
+  | { t: 'send'; from: string; device: string; id: string; type: string; body?: unknown; payloads?: Record<string, unknown> } // → Sent | DomainError
+  | { t: 'history'; user: string; device: string; before?: number; limit: number } // → { messages, more } | DomainError
+  | { t: 'fetch'; user: string; device: string; seqs: number[] } // → Array<HistoryMessage | null>
+  | { t: 'accepted'; user: string; seq: number }
+  /** A member saw a gap: send it everything from `from`. */
+  | { t: 'resend'; user: string; from: number }
+  /** The startup sweep: this conversation may owe deliveries. */
+  | { t: 'resume' }
+  | { t: 'retry' }
+  | { t: 'delivered'; by: string; seqs: number[] }
+  | { t: 'read'; by: string; upTo: number }
+  | { t: 'typing'; user: string; on: boolean }
+  | { t: 'group_create'; by: string; name: string; members: string[] } // → GroupInfo | DomainError
+  | { t: 'group_add'; by: string; users: string[] } // → GroupInfo | DomainError
+  | { t: 'group_remove'; by: string; users: string[] }
+  | { t: 'group_leave'; by: string } // → { ok: true } | DomainError
+  | { t: 'group_update'; by: string; name: string }
+  | { t: 'group_info'; by: string };
+
+export interface Sent {
+  id: string;
+  conv: string;
+  seq: number;
+  ts: number;
+}
+
+/** A message as a client sees it in `history` (and, with `inbox`, in `msg`). */
+export interface HistoryMessage {
+  conv: string;
+  seq: number;
+  id: string;
+  from: string;
+  device: string;
+  ts: number;
+  type: string;
+  body: unknown;
+}
+
+// ---- to a connection (the gateway's actor for one socket) --------------------------
+
+export type ConnMsg =
+  /** Frames already encoded for this connection's codec, in order. */
+  | { t: 'out'; data: Array<string | Uint8Array> }
+  /** Another connection of the same device took over: close 4010. */
+  | { t: 'replaced' }
+  | { t: 'close'; code: number; reason: string };

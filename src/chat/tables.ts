@@ -1,0 +1,87 @@
+/**
+ * The chat layer's tables, declared once per store. Every key starts with
+ * the owning actor's id, so each row lives in that actor's partition and one
+ * actor's writes are one transaction.
+ *
+ * | name        | key                         | value          | owner          |
+ * |-------------|-----------------------------|----------------|----------------|
+ * | users       | (user:u)                    | UserRecord     | the user actor |
+ * | uconv       | (user:u, conv)              | UserConv       | the user actor |
+ * | keys        | (user:u, device)            | KeyRecord      | the user actor |
+ * | inbox       | queue of user:u             | InboxEntry     | the user actor; one consumer per device |
+ * | convs       | (conv:c)                    | ConvRecord     | the conv actor |
+ * | log         | (conv:c, seq)               | StoredMessage  | the conv actor; expires after the retention |
+ * | dedupe      | (conv:c, sender, client id) | {seq, ts}      | the conv actor; expires after the retention |
+ * | fanout      | (conv:c)                    | {since}        | the conv actor: set while a member has not accepted every message |
+ */
+import type { Store, Table, Queue } from '../store/index.js';
+import type { InboxEntry, StoredMessage } from './messages.js';
+
+export interface UserRecord {
+  hash: string | null;
+  createdAt: number;
+  lastSeenSetting: 'everyone' | 'nobody';
+  lastSeen: number | null;
+  /** Registered devices (by first auth). */
+  devices: Record<string, { registeredAt: number }>;
+  /** Inbox number up to which delivered receipts were sent. */
+  deliveredUpTo: number;
+}
+
+export interface UserConv {
+  /** Highest seq of this conversation accepted into the inbox. */
+  accepted: number;
+  lastSeq: number;
+  lastTs: number;
+  /** The user's read position. */
+  read: number;
+  /** Seqs of messages from others after `read` (at most 5000 kept; `unreadExtra` counts the rest). */
+  unreadSeqs: number[];
+  unreadExtra: number;
+  member: boolean;
+}
+
+export interface KeyRecord {
+  identityKey: string;
+  signedPreKey: { id: number; key: string; sig: string };
+  /** One-time prekeys by id, each handed out at most once. */
+  otks: Array<{ id: number; key: string }>;
+}
+
+export interface ConvRecord {
+  kind: 'dm' | 'group';
+  members: string[];
+  admins: string[];
+  name: string;
+  createdAt: number;
+  lastSeq: number;
+  lastTs: number;
+  /** Per member: the last seq its user actor accepted (at-least-once fan-out). */
+  cursors: Record<string, number>;
+  /** Per member: read position (for read receipts). */
+  reads: Record<string, number>;
+}
+
+export interface ChatTables {
+  users: Table<[string], UserRecord>;
+  uconv: Table<[string, string], UserConv>;
+  keys: Table<[string, string], KeyRecord>;
+  inbox: Queue<InboxEntry>;
+  convs: Table<[string], ConvRecord>;
+  log: Table<[string, number], StoredMessage>;
+  dedupe: Table<[string, string, string], { seq: number; ts: number }>;
+  fanout: Table<[string], { since: number }>;
+}
+
+export function declareTables(store: Store, retentionMs: number): ChatTables {
+  return {
+    users: store.table<[string], UserRecord>('users', { key: ['string'] }),
+    uconv: store.table<[string, string], UserConv>('uconv', { key: ['string', 'string'] }),
+    keys: store.table<[string, string], KeyRecord>('keys', { key: ['string', 'string'] }),
+    inbox: store.queue<InboxEntry>('inbox', { ttlMs: retentionMs }),
+    convs: store.table<[string], ConvRecord>('convs', { key: ['string'] }),
+    log: store.table<[string, number], StoredMessage>('log', { key: ['string', 'uint'], ttlMs: retentionMs }),
+    dedupe: store.table<[string, string, string], { seq: number; ts: number }>('dedupe', { key: ['string', 'string', 'string'], ttlMs: retentionMs }),
+    fanout: store.table<[string], { since: number }>('fanout', { key: ['string'] }),
+  };
+}

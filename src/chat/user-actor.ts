@@ -1,0 +1,522 @@
+/**
+ * UserActor (`user:<name>`): everything about one user — account, devices,
+ * the inbox and its per-device cursors, the window of deliveries, presence,
+ * settings, keys, and the per-conversation state behind the chats list.
+ *
+ * It is the single owner of the inbox and of the devices, which closes the
+ * race between "is the user online" and "store for later": every entry is
+ * appended here, then pushed to whichever devices are connected.
+ *
+ * Guarantees
+ * - Inbox numbers are gap-free per user and an entry is pushed only once
+ *   its append is durable; a device gets entries in inbox order, at most
+ *   `window` (256) unacknowledged at a time, and after a reconnect
+ *   everything after its last ack (it may see an entry twice: at-least-once).
+ * - Messages of one conversation are accepted strictly in seq order: a
+ *   `deliver` ahead of the next expected seq is held back and the
+ *   conversation is asked to resend the gap; a repeat is dropped (and
+ *   acknowledged again, so the conversation's cursor moves).
+ * - An ack is cumulative; acking a number never sent to that device is
+ *   `bad_request`. Entries every device has acknowledged are deleted.
+ * - A one-time prekey is handed out at most once, even to concurrent
+ *   requests (they are handled one at a time, and the removal is durable
+ *   before the answer).
+ */
+import type { ActorContext, Behaviour, Signal } from '../actors/behaviour.js';
+import type { ActorRef } from '../actors/ref.js';
+import { encodeFrame, type ClientCodec } from '../transport/client-codec.js';
+import { WriteBehind } from './write-behind.js';
+import type { ChatEnv } from './env.js';
+import type { UserConv, UserRecord, KeyRecord } from './tables.js';
+import type { ChatSummary, ConnMsg, ConvMsg, DeviceKeys, HistoryMessage, InboxEntry, StoredMessage, UserMsg } from './messages.js';
+
+const CACHE = 1024;
+const UNREAD_KEPT = 5000;
+
+interface Device {
+  conn: ActorRef<ConnMsg>;
+  codec: ClientCodec;
+  /** Highest inbox number pushed to this connection. */
+  sentUpTo: number;
+  mref: string;
+  pumping: boolean;
+}
+
+interface Cached {
+  entry: InboxEntry;
+  msg?: StoredMessage;
+}
+
+export class UserActor implements Behaviour<UserMsg> {
+  private readonly user: string;
+  private rec!: UserRecord;
+  private recDirty = false;
+  /** Last inbox number given out, and the last one durable. */
+  private head = 0;
+  private committed = 0;
+  /** Per device: the last acknowledged inbox number (durable). */
+  private cursors: Record<string, number> = {};
+  private readonly online = new Map<string, Device>();
+  private readonly watchers = new Map<string, { conn: ActorRef<ConnMsg>; codec: ClientCodec; mref: string }>();
+  private readonly cache = new Map<number, Cached>();
+  private readonly convs = new Map<string, UserConv>();
+  private readonly dirtyConvs = new Set<string>();
+  /** Messages that arrived ahead of a gap, per conversation. */
+  private readonly held = new Map<string, Map<number, { msg: StoredMessage; convRef: ActorRef<ConvMsg> }>>();
+  private readonly resendAsked = new Map<string, number>();
+  private writer!: WriteBehind;
+  private ctx!: ActorContext<UserMsg>;
+
+  constructor(
+    private readonly id: string,
+    private readonly env: ChatEnv,
+  ) {
+    this.user = id.slice(5);
+  }
+
+  async init(ctx: ActorContext<UserMsg>): Promise<void> {
+    this.ctx = ctx;
+    const t = this.env.tables;
+    const [rec, info] = await Promise.all([t.users.get([this.id]), t.inbox.info(this.id)]);
+    this.rec = rec ?? { hash: null, createdAt: this.env.clock.now(), lastSeenSetting: 'everyone', lastSeen: null, devices: {}, deliveredUpTo: 0 };
+    this.head = this.committed = info.next - 1;
+    this.cursors = { ...info.consumers };
+    this.writer = new WriteBehind(
+      this.env.store,
+      this.id,
+      (e) => ctx.stop({ error: 'StoreError', code: (e as { code?: string }).code ?? 'store_io', message: String((e as Error).message ?? e) }),
+      (tx) => {
+        if (this.recDirty) {
+          tx.put(t.users, [this.id], this.rec);
+          this.recDirty = false;
+        }
+        for (const c of this.dirtyConvs) tx.put(t.uconv, [this.id, c], this.convs.get(c)!);
+        this.dirtyConvs.clear();
+      },
+    );
+  }
+
+  keepAlive(): boolean {
+    return this.online.size > 0 || this.watchers.size > 0 || this.writer.busy || this.held.size > 0;
+  }
+
+  async passivate(): Promise<void> {
+    if (this.recDirty || this.dirtyConvs.size > 0) await this.writer.write(() => undefined);
+  }
+
+  async handle(m: UserMsg, ctx: ActorContext<UserMsg>): Promise<unknown> {
+    switch (m.t) {
+      case 'account_create':
+        if (this.rec.hash !== null) return { created: false };
+        this.rec.hash = m.hash;
+        this.recDirty = true;
+        await this.writer.write(() => undefined);
+        return { created: true };
+      case 'account_get':
+        return { hash: this.rec.hash };
+      case 'connect':
+        return this.connect(m.device, m.conn, m.codec, ctx);
+      case 'disconnect':
+        this.disconnect(m.device, m.conn);
+        return undefined;
+      case 'pump':
+        this.pump(m.device);
+        return undefined;
+      case 'ack':
+        return this.ack(m.device, m.inbox, m.conn);
+      case 'read':
+        return this.read(m.device, m.conv, m.seq, m.conn);
+      case 'chats':
+        return this.chats();
+      case 'settings':
+        this.rec.lastSeenSetting = m.lastSeen;
+        this.recDirty = true;
+        await this.writer.write(() => undefined);
+        this.presenceToAll();
+        return { ok: true };
+      case 'presence_watch':
+        if (!this.watchers.has(m.conn.id)) this.watchers.set(m.conn.id, { conn: m.conn, codec: m.codec, mref: ctx.monitor(m.conn) });
+        m.conn.send({ t: 'out', data: [encodeFrame(this.presenceFrame(), m.codec)] });
+        return undefined;
+      case 'presence_unwatch': {
+        const w = this.watchers.get(m.conn.id);
+        if (w) {
+          ctx.demonitor(w.mref);
+          this.watchers.delete(m.conn.id);
+        }
+        return undefined;
+      }
+      case 'keys_put':
+        return this.keysPut(m);
+      case 'keys_get':
+        return this.keysGet();
+      case 'devices':
+        return Object.keys(this.rec.devices);
+      case 'deliver':
+        return this.deliver(m.conv, m.msg, m.convRef);
+      case 'entry':
+        this.append(m.entry);
+        return undefined;
+      case 'membership':
+        return this.membership(m.conv, m.member, m.lastSeq, m.lastTs);
+      case 'typing': {
+        const f = { t: 'typing', conv: m.conv, user: m.user, on: m.on };
+        for (const d of this.online.values()) d.conn.send({ t: 'out', data: [encodeFrame(f, d.codec)] });
+        return undefined;
+      }
+    }
+  }
+
+  info(sig: Signal): void {
+    if (sig.type !== 'down') return;
+    for (const [dev, d] of this.online) if (d.mref === sig.monitor) this.disconnect(dev, d.conn);
+    for (const [k, w] of this.watchers) if (w.mref === sig.monitor) this.watchers.delete(k);
+  }
+
+  // ---- devices --------------------------------------------------------------------------------
+
+  private async connect(device: string, conn: ActorRef<ConnMsg>, codec: ClientCodec, ctx: ActorContext<UserMsg>): Promise<{ inbox: number; now: number }> {
+    const old = this.online.get(device);
+    if (old !== undefined) {
+      ctx.demonitor(old.mref);
+      this.online.delete(device);
+      old.conn.send({ t: 'replaced' });
+    }
+    if (this.rec.devices[device] === undefined) {
+      // A new device starts from the oldest entry still kept.
+      this.rec.devices[device] = { registeredAt: this.env.clock.now() };
+      this.recDirty = true;
+      await this.writer.write((tx) => tx.subscribe(this.env.tables.inbox, this.id, device, 'start'));
+      this.cursors[device] = (await this.env.tables.inbox.info(this.id)).consumers[device] ?? 0;
+    }
+    const cursor = this.cursors[device] ?? 0;
+    const wasOnline = this.online.size > 0;
+    this.online.set(device, { conn, codec, sentUpTo: cursor, mref: ctx.monitor(conn), pumping: false });
+    if (!wasOnline) this.presenceToAll();
+    // Pushing starts after this reply, so the device sees `ready` first.
+    ctx.self.send({ t: 'pump', device });
+    return { inbox: cursor, now: this.env.clock.now() };
+  }
+
+  private disconnect(device: string, conn: ActorRef): void {
+    const d = this.online.get(device);
+    if (d === undefined || d.conn.id !== conn.id) return;
+    this.ctx.demonitor(d.mref);
+    this.online.delete(device);
+    if (this.online.size === 0) {
+      this.rec.lastSeen = this.env.clock.now();
+      this.recDirty = true;
+      void this.writer.write(() => undefined).catch(() => undefined);
+      this.presenceToAll();
+    }
+  }
+
+  private presenceFrame(): object {
+    const hide = this.rec.lastSeenSetting === 'nobody';
+    return { t: 'presence', user: this.user, online: this.online.size > 0, lastSeen: hide ? null : this.rec.lastSeen };
+  }
+
+  private presenceToAll(): void {
+    const f = this.presenceFrame();
+    for (const w of this.watchers.values()) w.conn.send({ t: 'out', data: [encodeFrame(f, w.codec)] });
+  }
+
+  // ---- the inbox --------------------------------------------------------------------------------
+
+  /** Appends an entry; it is pushed once durable. */
+  private append(entry: InboxEntry, msg?: StoredMessage, then?: () => void): void {
+    const n = ++this.head;
+    this.cache.set(n, msg === undefined ? { entry } : { entry, msg });
+    if (this.cache.size > CACHE) this.cache.delete(this.cache.keys().next().value!);
+    this.writer
+      .write((tx) => {
+        tx.append(this.env.tables.inbox, this.id, entry);
+      })
+      .then(
+        () => {
+          if (n > this.committed) this.committed = n;
+          for (const dev of this.online.keys()) this.pump(dev);
+          then?.();
+        },
+        () => undefined, // the writer stops the actor; the entry was not stored
+      );
+  }
+
+  /** Pushes what the device may have now: up to `window` entries past its ack, only durable ones. */
+  private pump(device: string): void {
+    const d = this.online.get(device);
+    if (d === undefined || d.pumping) return;
+    const limit = Math.min(this.committed, (this.cursors[device] ?? 0) + this.env.limits.window);
+    if (d.sentUpTo >= limit) return;
+    const from = d.sentUpTo + 1;
+    const cached: Array<[number, Cached]> = [];
+    for (let n = from; n <= limit; n++) {
+      const c = this.cache.get(n);
+      if (c === undefined || (c.entry.k === 'm' && c.msg === undefined)) break;
+      cached.push([n, c]);
+    }
+    if (cached.length === limit - from + 1) {
+      d.sentUpTo = limit;
+      this.sendFrames(device, d, cached.map(([n, c]) => this.frame(n, c.entry, device, c.msg)));
+      return;
+    }
+    // Older entries: read them from the inbox and their messages from their conversations.
+    d.pumping = true;
+    void this.load(from, limit, device).then(
+      (frames) => {
+        d.pumping = false;
+        if (this.online.get(device) !== d) return;
+        d.sentUpTo = Math.max(d.sentUpTo, frames.upTo);
+        this.sendFrames(device, d, frames.frames);
+        if (frames.upTo < limit) this.pump(device);
+        else if (d.sentUpTo < Math.min(this.committed, (this.cursors[device] ?? 0) + this.env.limits.window)) this.pump(device);
+      },
+      () => {
+        d.pumping = false;
+      },
+    );
+  }
+
+  private async load(from: number, limit: number, device: string): Promise<{ frames: Array<object | null>; upTo: number }> {
+    const entries = await this.env.tables.inbox.read(this.id, { after: from - 1, limit: Math.min(256, limit - from + 1) });
+    if (entries.length === 0) return { frames: [], upTo: limit }; // expired or trimmed: nothing left there
+    const byConv = new Map<string, number[]>();
+    for (const e of entries) {
+      if (e.value.k !== 'm') continue;
+      let a = byConv.get(e.value.conv);
+      if (a === undefined) byConv.set(e.value.conv, (a = []));
+      a.push(e.value.seq);
+    }
+    const views = new Map<string, HistoryMessage>();
+    await Promise.all(
+      [...byConv].map(async ([conv, seqs]) => {
+        const got = await this.ctx.ref<ConvMsg>(`conv:${conv}`).call<Array<HistoryMessage | null>>({ t: 'fetch', user: this.user, device, seqs }, { timeout: 10_000 });
+        got.forEach((v, i) => {
+          if (v !== null) views.set(`${conv}\u0000${seqs[i]}`, v);
+        });
+      }),
+    );
+    const frames = entries.map((e) => {
+      const v = e.value;
+      if (v.k === 'm') {
+        const view = views.get(`${v.conv}\u0000${v.seq}`);
+        if (view === undefined) return null; // the message expired
+        return this.msgFrame(e.seq, view, device, v);
+      }
+      return this.frame(e.seq, v, device);
+    });
+    return { frames, upTo: entries[entries.length - 1]!.seq };
+  }
+
+  private sendFrames(_device: string, d: Device, frames: Array<object | null>): void {
+    const data: Array<string | Uint8Array> = [];
+    for (const f of frames) if (f !== null) data.push(encodeFrame(f, d.codec));
+    if (data.length > 0) d.conn.send({ t: 'out', data });
+  }
+
+  /** The frame of one entry for one device; null when that device must not get it. */
+  private frame(n: number, e: InboxEntry, device: string, msg?: StoredMessage): object | null {
+    switch (e.k) {
+      case 'm': {
+        if (msg === undefined) return null;
+        const body = msg.payloads !== undefined ? (msg.payloads[`${this.user}/${device}`] ?? null) : (msg.body ?? null);
+        return this.msgFrame(n, { conv: e.conv, seq: msg.seq, id: msg.id, from: msg.from, device: msg.device, ts: msg.ts, type: msg.type, body }, device, e);
+      }
+      case 'r':
+        return e.status === 'read'
+          ? { t: 'receipt', inbox: n, conv: e.conv, by: e.by, status: 'read', upTo: e.upTo }
+          : { t: 'receipt', inbox: n, conv: e.conv, by: e.by, status: 'delivered', seqs: e.seqs };
+      case 'g':
+        return { t: 'group_event', inbox: n, conv: e.conv, group: e.group, event: e.event, by: e.by, users: e.users };
+      case 's':
+        return e.device === device ? null : { t: 'read_sync', inbox: n, conv: e.conv, upTo: e.upTo };
+    }
+  }
+
+  private msgFrame(n: number, v: HistoryMessage, device: string, e: Extract<InboxEntry, { k: 'm' }>): object | null {
+    // The sending device got `sent`; only the sender's other devices get `msg`.
+    if (e.from === this.user && e.device === device) return null;
+    return { t: 'msg', inbox: n, conv: v.conv, seq: v.seq, id: v.id, from: v.from, device: v.device, ts: v.ts, type: v.type, body: v.body };
+  }
+
+  private async ack(device: string, n: number, conn: ActorRef<ConnMsg>): Promise<void> {
+    const d = this.online.get(device);
+    if (d === undefined || d.conn.id !== conn.id) return;
+    if (n > d.sentUpTo) {
+      conn.send({ t: 'out', data: [encodeFrame({ t: 'error', code: 'bad_request', message: `ack: inbox ${n} was never sent to this device (last sent ${d.sentUpTo})` }, d.codec)] });
+      return;
+    }
+    const cur = this.cursors[device] ?? 0;
+    if (n <= cur) return;
+    this.cursors[device] = n;
+    void this.writer.write((tx) => tx.ack(this.env.tables.inbox, this.id, device, n)).catch(() => undefined);
+    if (n > this.rec.deliveredUpTo) {
+      const from = this.rec.deliveredUpTo + 1;
+      this.rec.deliveredUpTo = n;
+      this.recDirty = true;
+      await this.deliveredReceipts(from, n);
+    }
+    this.pump(device);
+  }
+
+  /** A device has the messages in inbox [from, to]: their senders get `delivered`. */
+  private async deliveredReceipts(from: number, to: number): Promise<void> {
+    const perConv = new Map<string, number[]>();
+    const add = (e: InboxEntry): void => {
+      if (e.k !== 'm' || e.from === this.user) return;
+      let a = perConv.get(e.conv);
+      if (a === undefined) perConv.set(e.conv, (a = []));
+      a.push(e.seq);
+    };
+    let missing = false;
+    for (let n = from; n <= to; n++) {
+      const c = this.cache.get(n);
+      if (c === undefined) {
+        missing = true;
+        break;
+      }
+      add(c.entry);
+    }
+    if (missing) {
+      perConv.clear();
+      for (let after = from - 1; after < to; ) {
+        const rows = await this.env.tables.inbox.read(this.id, { after, limit: Math.min(256, to - after) });
+        if (rows.length === 0) break;
+        for (const r of rows) if (r.seq <= to) add(r.value);
+        after = rows[rows.length - 1]!.seq;
+      }
+    }
+    for (const [conv, seqs] of perConv) this.ctx.ref<ConvMsg>(`conv:${conv}`).send({ t: 'delivered', by: this.user, seqs });
+  }
+
+  // ---- conversations --------------------------------------------------------------------------
+
+  private async uconv(conv: string): Promise<UserConv> {
+    let uc = this.convs.get(conv);
+    if (uc === undefined) {
+      uc = (await this.env.tables.uconv.get([this.id, conv])) ?? { accepted: 0, lastSeq: 0, lastTs: 0, read: 0, unreadSeqs: [], unreadExtra: 0, member: conv.startsWith('dm:') };
+      // Another message may have loaded it while this one awaited the read.
+      uc = this.convs.get(conv) ?? uc;
+      this.convs.set(conv, uc);
+    }
+    return uc;
+  }
+
+  private async deliver(conv: string, msg: StoredMessage, convRef: ActorRef<ConvMsg>): Promise<void> {
+    const uc = await this.uconv(conv);
+    if (msg.seq <= uc.accepted) {
+      convRef.send({ t: 'accepted', user: this.user, seq: uc.accepted });
+      return;
+    }
+    if (msg.seq > uc.accepted + 1) {
+      let h = this.held.get(conv);
+      if (h === undefined) this.held.set(conv, (h = new Map()));
+      if (h.size < 10_000) h.set(msg.seq, { msg, convRef });
+      const asked = this.resendAsked.get(conv) ?? 0;
+      if (Date.now() - asked > 1000) {
+        this.resendAsked.set(conv, Date.now());
+        convRef.send({ t: 'resend', user: this.user, from: uc.accepted + 1 });
+      }
+      return;
+    }
+    this.accept(conv, uc, msg, convRef);
+    const h = this.held.get(conv);
+    if (h !== undefined) {
+      for (let next = h.get(uc.accepted + 1); next !== undefined; next = h.get(uc.accepted + 1)) {
+        h.delete(next.msg.seq);
+        this.accept(conv, uc, next.msg, next.convRef);
+      }
+      for (const s of h.keys()) if (s <= uc.accepted) h.delete(s);
+      if (h.size === 0) this.held.delete(conv);
+    }
+  }
+
+  private accept(conv: string, uc: UserConv, msg: StoredMessage, convRef: ActorRef<ConvMsg>): void {
+    uc.accepted = msg.seq;
+    uc.member = true;
+    if (msg.seq > uc.lastSeq) {
+      uc.lastSeq = msg.seq;
+      uc.lastTs = msg.ts;
+    }
+    if (msg.from !== this.user && msg.seq > uc.read) {
+      if (uc.unreadSeqs.length < UNREAD_KEPT) uc.unreadSeqs.push(msg.seq);
+      else uc.unreadExtra++;
+    }
+    this.dirtyConvs.add(conv);
+    const seq = msg.seq;
+    this.append({ k: 'm', conv, seq, from: msg.from, device: msg.device }, msg, () => convRef.send({ t: 'accepted', user: this.user, seq }));
+  }
+
+  private async membership(conv: string, member: boolean, lastSeq: number, lastTs: number): Promise<void> {
+    const uc = await this.uconv(conv);
+    if (member && !uc.member) {
+      // A new member gets what is sent from now on, not the group's past.
+      uc.accepted = Math.max(uc.accepted, lastSeq);
+      uc.lastSeq = Math.max(uc.lastSeq, lastSeq);
+      uc.lastTs = Math.max(uc.lastTs, lastTs);
+      uc.read = Math.max(uc.read, lastSeq);
+    }
+    uc.member = member;
+    this.dirtyConvs.add(conv);
+    this.held.delete(conv);
+    await this.writer.write(() => undefined);
+  }
+
+  private async read(device: string, conv: string, seq: number, conn: ActorRef<ConnMsg>): Promise<void> {
+    const uc = await this.uconv(conv);
+    if (uc.lastSeq === 0 && !uc.member) {
+      const d = this.online.get(device);
+      conn.send({ t: 'out', data: [encodeFrame({ t: 'error', code: 'bad_request', message: `read: ${this.user} has no messages in ${conv}` }, d?.codec ?? 'json')] });
+      return;
+    }
+    const top = Math.min(seq, uc.lastSeq);
+    if (top <= uc.read) return;
+    uc.read = top;
+    uc.unreadSeqs = uc.unreadSeqs.filter((s) => s > top);
+    uc.unreadExtra = 0;
+    this.dirtyConvs.add(conv);
+    this.append({ k: 's', conv, upTo: top, device });
+    this.ctx.ref<ConvMsg>(`conv:${conv}`).send({ t: 'read', by: this.user, upTo: top });
+  }
+
+  private async chats(): Promise<ChatSummary[]> {
+    const out = new Map<string, ChatSummary>();
+    const view = (conv: string, uc: UserConv): ChatSummary => ({ conv, lastSeq: uc.lastSeq, lastTs: uc.lastTs, unread: uc.unreadSeqs.length + uc.unreadExtra });
+    for await (const [[, conv], uc] of this.env.tables.uconv.range({ prefix: [this.id] })) out.set(conv, view(conv, uc));
+    for (const [conv, uc] of this.convs) out.set(conv, view(conv, uc));
+    const keep = [...out.values()].filter((c) => c.lastSeq > 0 || (this.convs.get(c.conv)?.member ?? true));
+    return keep.sort((a, b) => b.lastTs - a.lastTs || (a.conv < b.conv ? -1 : 1));
+  }
+
+  // ---- keys -------------------------------------------------------------------------------------
+
+  private async keysPut(m: Extract<UserMsg, { t: 'keys_put' }>): Promise<unknown> {
+    const t = this.env.tables;
+    const row: KeyRecord = (await t.keys.get([this.id, m.device])) ?? { identityKey: m.identityKey, signedPreKey: m.signedPreKey, otks: [] };
+    row.identityKey = m.identityKey;
+    row.signedPreKey = m.signedPreKey;
+    const byId = new Map(row.otks.map((k) => [k.id, k]));
+    for (const k of m.oneTimePreKeys) byId.set(k.id, { id: k.id, key: k.key });
+    row.otks = [...byId.values()].sort((a, b) => a.id - b.id).slice(-1000);
+    await this.writer.write((tx) => tx.put(t.keys, [this.id, m.device], row));
+    return { ok: true };
+  }
+
+  private async keysGet(): Promise<DeviceKeys[]> {
+    const t = this.env.tables;
+    const devices = Object.keys(this.rec.devices).sort();
+    const rows = await t.keys.getMany(devices.map((d) => [this.id, d] as [string, string]));
+    const out: DeviceKeys[] = [];
+    const changed: Array<[string, KeyRecord]> = [];
+    devices.forEach((device, i) => {
+      const row = rows[i];
+      if (row === undefined) return;
+      const otk = row.otks.shift() ?? null;
+      if (otk !== null) changed.push([device, row]);
+      out.push({ device, identityKey: row.identityKey, signedPreKey: row.signedPreKey, oneTimePreKey: otk });
+    });
+    // Durable before anyone sees the key: a restart cannot hand it out again.
+    if (changed.length > 0) await this.writer.write((tx) => changed.forEach(([d, r]) => tx.put(t.keys, [this.id, d], r)));
+    return out;
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * Node configuration: defaults, then a JSON config file, then environment
+ * variables, then command-line flags (each later source wins).
+ *
+ * Every limit of PROTOCOL.md is here with its default, and every option is
+ * checked once, here, by a small validator that names the rule it breaks
+ * (`invalid_config: limits.bodyBytes must be an integer >= 1`).
+ *
+ * Environment: PARLEY_HOST, PARLEY_PORT, PARLEY_DATA, PARLEY_WORKERS,
+ * PARLEY_NODE, PARLEY_SECRET, PARLEY_OPERATOR_KEY (PEM public key or
+ * `hs256:<secret>`), PARLEY_ORIGINS (comma-separated), PARLEY_DURABILITY,
+ * PARLEY_PUSH_WEBHOOK_URL, PARLEY_PUSH_WEBHOOK_SECRET, PARLEY_LOG.
+ */
+import os from 'node:os';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../actors/errors.js';
+
+export interface Limits {
+  /** Largest WebSocket frame, encoded (ws maxPayload); over it: close 1009. Default 128 KiB. */
+  frameBytes: number;
+  /** Largest encoded `body` of one message; over it: `too_large`. Default 64 KiB. */
+  bodyBytes: number;
+  /** Sends per second per device (token refill), default 50; bucket of `sendBurst`, default 200. */
+  sendRate: number;
+  sendBurst: number;
+  /** Close 4008 after this long of sends refused without pause; default 10 000 ms. */
+  rateAbuseMs: number;
+  /** Members of a group, default 1024. */
+  groupMembers: number;
+  /** Largest `history` page, default 100; default page 50. */
+  historyLimit: number;
+  historyDefault: number;
+  /** Unacknowledged inbox entries in flight per device, default 256. */
+  window: number;
+  /** How long inbox entries and messages are retained, default 30 days. */
+  retentionMs: number;
+  /** `auth` must be the first frame, within this; default 10 000 ms, then close 4002. */
+  authTimeoutMs: number;
+  /** Bytes queued to a slow reader before it is dropped, default 4 MiB. */
+  sendBufferBytes: number;
+  /** keys_get per requesting device: per second and burst; defaults 5 and 20. */
+  keysRate: number;
+  keysBurst: number;
+  /** Users one connection may watch for presence; default 1024. */
+  presenceSubs: number;
+  /** Largest HTTP JSON body; default 64 KiB. */
+  httpBodyBytes: number;
+  /** Largest media upload; default 64 MiB (media endpoints come with their own issue). */
+  mediaBytes: number;
+}
+
+export interface OperatorKey {
+  /** A PEM public key (RS256, ES256, EdDSA) or an HS256 secret. */
+  publicKey?: string;
+  secret?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export interface NodeConfig {
+  node: string;
+  host: string;
+  port: number;
+  data: string;
+  workers: number;
+  partitions: number;
+  /** "fsync" (default): acknowledged means synced to disk. "os": acknowledged once the OS has it; a power loss can lose it. */
+  durability: 'fsync' | 'os';
+  /** The node's own JWT secret; default: generated once and kept in `<data>/node-secret`. */
+  secret?: string;
+  /** Lifetime of tokens the node signs, seconds; default 30 days. */
+  tokenTtlS: number;
+  operator?: OperatorKey;
+  /** Allowed Origin headers for WebSocket upgrades; empty: any (or none). */
+  origins: string[];
+  /** WebSocket ping interval; a peer silent for two intervals is dropped. Default 30 000 ms. */
+  heartbeatMs: number;
+  /** Server-side timeouts against slow clients (slowloris): header and request timeouts, ms. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  limits: Limits;
+  push?: { webhook?: { url: string; secret: string; timeoutMs?: number; maxAttempts?: number } };
+  /** Enables the fault-injection hooks; default false. */
+  faults: boolean;
+  log: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  frameBytes: 128 * 1024,
+  bodyBytes: 64 * 1024,
+  sendRate: 50,
+  sendBurst: 200,
+  rateAbuseMs: 10_000,
+  groupMembers: 1024,
+  historyLimit: 100,
+  historyDefault: 50,
+  window: 256,
+  retentionMs: 30 * 24 * 3600 * 1000,
+  authTimeoutMs: 10_000,
+  sendBufferBytes: 4 * 1024 * 1024,
+  keysRate: 5,
+  keysBurst: 20,
+  presenceSubs: 1024,
+  httpBodyBytes: 64 * 1024,
+  mediaBytes: 64 * 1024 * 1024,
+};
+
+export function defaultConfig(): NodeConfig {
+  return {
+    node: `parley@${os.hostname()}`,
+    host: '127.0.0.1',
+    port: 8080,
+    data: './data',
+    workers: Math.max(1, os.availableParallelism()),
+    partitions: 256,
+    durability: 'fsync',
+    tokenTtlS: 30 * 24 * 3600,
+    origins: [],
+    heartbeatMs: 30_000,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000,
+    limits: { ...DEFAULT_LIMITS },
+    faults: false,
+    log: 'info',
+  };
+}
+
+export type ConfigInput = Partial<Omit<NodeConfig, 'limits'>> & { limits?: Partial<Limits> };
+
+/** Merges sources over the defaults and validates the result. */
+export function resolveConfig(...sources: ConfigInput[]): NodeConfig {
+  const c = defaultConfig();
+  for (const s of sources) {
+    const { limits, ...rest } = s;
+    for (const [k, v] of Object.entries(rest)) if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
+    if (limits) for (const [k, v] of Object.entries(limits)) if (v !== undefined) (c.limits as unknown as Record<string, unknown>)[k] = v;
+  }
+  validateConfig(c);
+  return c;
+}
+
+function bad(rule: string): never {
+  throw new ConfigError('invalid_config', rule);
+}
+
+function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) bad(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+}
+
+export function validateConfig(c: NodeConfig): void {
+  if (typeof c.node !== 'string' || !/^[A-Za-z0-9_.@:-]{1,128}$/.test(c.node)) bad(`node must match ^[A-Za-z0-9_.@:-]{1,128}$, got ${JSON.stringify(c.node)}`);
+  if (typeof c.host !== 'string' || c.host.length === 0) bad('host must be a non-empty string');
+  int('port', c.port, 0, 65535);
+  if (typeof c.data !== 'string' || c.data.length === 0) bad('data must be a directory path');
+  int('workers', c.workers, 0, 256);
+  int('partitions', c.partitions, 1, 65536);
+  if (c.durability !== 'fsync' && c.durability !== 'os') bad(`durability must be "fsync" or "os", got ${JSON.stringify(c.durability)}`);
+  if (c.secret !== undefined && (typeof c.secret !== 'string' || c.secret.length < 32)) bad('secret must be a string of at least 32 characters');
+  int('tokenTtlS', c.tokenTtlS, 60);
+  if (!Array.isArray(c.origins) || c.origins.some((o) => typeof o !== 'string')) bad('origins must be an array of strings');
+  int('heartbeatMs', c.heartbeatMs, 100);
+  int('headersTimeoutMs', c.headersTimeoutMs, 100);
+  int('requestTimeoutMs', c.requestTimeoutMs, 100);
+  if (typeof c.faults !== 'boolean') bad('faults must be true or false');
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(c.log)) bad(`log must be debug, info, warn, error or silent, got ${JSON.stringify(c.log)}`);
+  const L = c.limits;
+  for (const k of Object.keys(DEFAULT_LIMITS) as Array<keyof Limits>) int(`limits.${k}`, L[k], 1);
+  if (L.bodyBytes > L.frameBytes) bad('limits.bodyBytes must not exceed limits.frameBytes');
+  if (L.historyDefault > L.historyLimit) bad('limits.historyDefault must not exceed limits.historyLimit');
+  if (c.operator !== undefined) {
+    const o = c.operator;
+    if (typeof o !== 'object' || o === null || (typeof o.publicKey !== 'string' && typeof o.secret !== 'string')) bad('operator needs publicKey (PEM) or secret');
+  }
+  const w = c.push?.webhook;
+  if (w !== undefined) {
+    if (typeof w.url !== 'string' || !/^https?:\/\//.test(w.url)) bad('push.webhook.url must be an http(s) URL');
+    if (typeof w.secret !== 'string' || w.secret.length < 16) bad('push.webhook.secret must be at least 16 characters');
+  }
+}
+
+/** Reads a JSON config file; errors name the file. */
+export function readConfigFile(path: string): ConfigInput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError('config_unreadable', `cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as ConfigInput;
+  } catch (e) {
+    throw new ConfigError('config_unreadable', `config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Settings from PARLEY_* environment variables. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigInput {
+  const num = (v: string | undefined): number | undefined => (v === undefined || v === '' ? undefined : Number(v));
+  const op = env.PARLEY_OPERATOR_KEY;
+  const hook = env.PARLEY_PUSH_WEBHOOK_URL;
+  return {
+    host: env.PARLEY_HOST || undefined,
+    port: num(env.PARLEY_PORT),
+    data: env.PARLEY_DATA || undefined,
+    workers: num(env.PARLEY_WORKERS),
+    node: env.PARLEY_NODE || undefined,
+    secret: env.PARLEY_SECRET || undefined,
+    durability: (env.PARLEY_DURABILITY as NodeConfig['durability']) || undefined,
+    origins: env.PARLEY_ORIGINS ? env.PARLEY_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    log: (env.PARLEY_LOG as NodeConfig['log']) || undefined,
+    operator: op ? (op.startsWith('hs256:') ? { secret: op.slice(6) } : { publicKey: op }) : undefined,
+    push: hook ? { webhook: { url: hook, secret: env.PARLEY_PUSH_WEBHOOK_SECRET ?? '' } } : undefined,
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * Gateway: the WebSocket endpoint `/v1/ws`.
+ *
+ * - Subprotocols `parley.v1.json` and `parley.v1.msgpack`; none (or none we
+ *   know) means JSON.
+ * - `maxPayload` is the frame limit (a bigger frame closes with 1009), and
+ *   every socket has an `'error'` listener: without one, ws's oversized-frame
+ *   error would take the whole process down (FACTS.md).
+ * - No per-message deflate (it costs ~13× in CPU for chat-sized frames).
+ * - An optional Origin allow-list is checked before the upgrade (403).
+ * - Heartbeat: a ping every `heartbeatMs` (30 s); a socket that did not
+ *   answer the previous one is dropped. An upgraded socket has no other
+ *   idle timeout in Node, so this is what finds dead peers.
+ * - `stop()` closes every connection with 1001.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Host } from '../../actors/host.js';
+import { SUBPROTOCOLS, type ClientCodec } from '../../transport/client-codec.js';
+import type { NodeConfig } from '../config.js';
+import type { Tokens } from '../auth/tokens.js';
+import type { GatewayMetrics } from './metrics.js';
+import { CLOSE, Session, type MessageFilter } from './session.js';
+
+export class Gateway {
+  private readonly wss: WebSocketServer;
+  private readonly sessions = new Set<Session>();
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private stopping = false;
+  private readonly inflight = { n: 0, draining: false };
+
+  constructor(
+    private readonly host: Host,
+    private readonly cfg: NodeConfig,
+    private readonly tokens: Tokens,
+    private readonly metrics: GatewayMetrics,
+    private readonly filter?: MessageFilter,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: cfg.limits.frameBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+      handleProtocols: (protocols) => {
+        for (const p of ['parley.v1.msgpack', 'parley.v1.json']) if (protocols.has(p)) return p;
+        return false;
+      },
+    });
+    this.wss.on('error', () => undefined);
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+    this.heartbeat = setInterval(() => this.beat(), this.cfg.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/v1/ws') return reject(socket, 404, 'Not Found');
+    if (this.stopping) return reject(socket, 503, 'Service Unavailable');
+    const origin = req.headers.origin;
+    if (this.cfg.origins.length > 0 && (origin === undefined || !this.cfg.origins.includes(origin))) return reject(socket, 403, 'Forbidden');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws));
+  }
+
+  private connected(ws: WebSocket): void {
+    const codec: ClientCodec = SUBPROTOCOLS[ws.protocol] ?? 'json';
+    const s = new Session(ws, codec, {
+      host: this.host,
+      limits: this.cfg.limits,
+      tokens: this.tokens,
+      metrics: this.metrics,
+      callTimeoutMs: 10_000,
+      inflight: this.inflight,
+      ...(this.filter ? { filter: this.filter } : {}),
+      onEnd: (x) => {
+        if (this.sessions.delete(x)) this.metrics.connections.dec();
+      },
+    });
+    this.sessions.add(s);
+    this.metrics.connections.inc();
+    ws.on('error', () => undefined); // the 'close' that follows does the cleanup
+    ws.on('close', () => s.onClose());
+    ws.on('pong', () => {
+      s.alive = true;
+    });
+    // Frames that arrive before the session's actor is up wait in order.
+    const early: Array<[Buffer | ArrayBuffer | Buffer[], boolean]> = [];
+    let ready = false;
+    ws.on('message', (data, isBinary) => {
+      if (ready) s.onMessage(data, isBinary);
+      else early.push([data, isBinary]);
+    });
+    this.host.spawn(s, { name: 'conn' }).then(
+      () => {
+        ready = true;
+        for (const [d, b] of early) s.onMessage(d, b);
+        early.length = 0;
+      },
+      () => s.close(CLOSE.goingAway, 'node shutting down'),
+    );
+  }
+
+  private beat(): void {
+    for (const s of this.sessions) {
+      if (!s.alive) {
+        s.ws.terminate();
+        s.onClose();
+        continue;
+      }
+      s.alive = false;
+      try {
+        s.ws.ping();
+      } catch {
+        /* closing */
+      }
+    }
+  }
+
+  /** Refuses new frames (`unavailable`) and waits until in-flight calls are answered, up to `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    this.inflight.draining = true;
+    const end = Date.now() + timeoutMs;
+    while (this.inflight.n > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** Stops accepting upgrades and closes every connection with 1001. */
+  stop(): void {
+    this.stopping = true;
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    for (const s of [...this.sessions]) s.close(CLOSE.goingAway, 'node shutting down');
+    this.wss.close();
+  }
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

@@ -1,0 +1,429 @@
+/**
+ * Session: one WebSocket connection, and the actor that stands for it.
+ *
+ * Inbound frames are decoded, checked against the schemas, and dispatched in
+ * the order received: each becomes a cast or call to a `user:` or `conv:`
+ * actor, so frames to one conversation keep their order (pipelined sends get
+ * increasing `seq`). Outbound frames arrive in this actor's mailbox from the
+ * user actor, already encoded for this connection's codec.
+ *
+ * Rules enforced here (PROTOCOL.md): `auth` first, within `authTimeoutMs`
+ * (10 s; else close 4002); any other frame first → `unauthorized` and close
+ * 4001; frames over `frameBytes` → close 1009 (ws `maxPayload`); `body` over
+ * `bodyBytes` → `too_large`; sends over the token bucket (200, refilled at
+ * 50/s) → `rate_limited`, and close 4008 after `rateAbuseMs` (10 s) of
+ * refusals without a pause; a reader that lets more than `sendBufferBytes`
+ * (4 MiB) queue up is dropped; the same device connecting again closes the
+ * older connection with 4010. Every error names the rule it broke and
+ * leaves the connection open unless a close code applies.
+ */
+import type { WebSocket } from 'ws';
+import { nanoid } from 'nanoid';
+import type { ActorContext, Behaviour, Signal } from '../../actors/behaviour.js';
+import type { ActorRef } from '../../actors/ref.js';
+import type { Host } from '../../actors/host.js';
+import { CallError } from '../../actors/errors.js';
+import { checkFrame, type ClientFrame, type FrameOf } from '../protocol/frames.js';
+import { dmConv, parseConv } from '../protocol/ids.js';
+import { decodeFrame, encodeFrame, encodedSize, type ClientCodec } from '../../transport/client-codec.js';
+import { TokenBucket } from './token-bucket.js';
+import { isError, type ConnMsg, type ConvMsg, type DomainError, type ErrorCode, type UserMsg } from '../../chat/messages.js';
+import type { Limits } from '../config.js';
+import type { Tokens } from '../auth/tokens.js';
+import type { GatewayMetrics } from './metrics.js';
+
+export const CLOSE = { unauthorized: 4001, authTimeout: 4002, rateAbuse: 4008, replaced: 4010, tooLarge: 1009, goingAway: 1001, slowReader: 1013 } as const;
+
+/** Moderation hook: return `{ reject: reason }` to refuse a message; the sender sees the reason. */
+export type MessageFilter = (m: {
+  from: string;
+  device: string;
+  conv: string;
+  type: string;
+  body?: unknown;
+  payloads?: Record<string, unknown>;
+}) => { reject: string } | undefined | void | Promise<{ reject: string } | undefined | void>;
+
+export interface SessionDeps {
+  host: Host;
+  limits: Limits;
+  tokens: Tokens;
+  metrics: GatewayMetrics;
+  callTimeoutMs: number;
+  filter?: MessageFilter;
+  /** Calls not answered yet, over all sessions (graceful stop waits for 0). */
+  inflight: { n: number; draining: boolean };
+  /** Called once the session is over (socket closed). */
+  onEnd(s: Session): void;
+}
+
+type State = 'auth' | 'authing' | 'ready' | 'closed';
+
+export class Session implements Behaviour<ConnMsg> {
+  state: State = 'auth';
+  user = '';
+  device = '';
+  /** Set by the heartbeat: false after a ping until a pong arrives. */
+  alive = true;
+  private ctx: ActorContext<ConnMsg> | null = null;
+  private userRef: ActorRef<UserMsg> | null = null;
+  private queued: ClientFrame[] = [];
+  private sendBucket: TokenBucket;
+  private keysBucket: TokenBucket;
+  private refusingSince = 0;
+  private authTimer: ReturnType<typeof setTimeout> | null;
+  private userMonitor: string | null = null;
+  /** With an asynchronous filter, sends go through this chain to keep their order. */
+  private sendChain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly codec: ClientCodec,
+    private readonly d: SessionDeps,
+  ) {
+    this.sendBucket = new TokenBucket(d.limits.sendRate, d.limits.sendBurst);
+    this.keysBucket = new TokenBucket(d.limits.keysRate, d.limits.keysBurst);
+    this.authTimer = setTimeout(() => this.close(CLOSE.authTimeout, 'no auth in time'), d.limits.authTimeoutMs);
+  }
+
+  // ---- the actor side: frames from the user actor ------------------------------------
+
+  init(ctx: ActorContext<ConnMsg>): void {
+    this.ctx = ctx;
+  }
+
+  handle(m: ConnMsg): void {
+    switch (m.t) {
+      case 'out':
+        for (const d of m.data) this.write(d);
+        return;
+      case 'replaced':
+        this.close(CLOSE.replaced, 'the same device connected again elsewhere');
+        return;
+      case 'close':
+        this.close(m.code, m.reason);
+        return;
+    }
+  }
+
+  /** The user actor went away (its thread was restarted): register again, resume from the last ack. */
+  info(sig: Signal): void {
+    if (sig.type === 'down' && sig.monitor === this.userMonitor && this.state === 'ready') {
+      this.userMonitor = null;
+      void this.register().catch(() => this.close(CLOSE.goingAway, 'the node could not resume this session'));
+    }
+  }
+
+  terminate(): void {
+    if (this.state !== 'closed') this.close(CLOSE.goingAway, 'node shutting down');
+  }
+
+  // ---- the socket side ----------------------------------------------------------------------
+
+  onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    this.d.metrics.framesIn.inc();
+    let v: unknown;
+    try {
+      v = decodeFrame(data, isBinary, this.codec);
+    } catch (e) {
+      this.error('bad_request', `malformed ${this.codec === 'json' ? 'JSON' : 'MessagePack'} frame: ${(e as Error).message}`);
+      if (this.state === 'auth') this.close(CLOSE.unauthorized, 'auth must be the first frame');
+      return;
+    }
+    const c = checkFrame(v);
+    if (!c.ok) {
+      this.error('bad_request', c.message, c);
+      if (this.state === 'auth') this.close(CLOSE.unauthorized, 'auth must be the first frame');
+      return;
+    }
+    const f = c.frame;
+    if (this.state === 'auth') {
+      if (f.t !== 'auth') {
+        this.error('unauthorized', 'auth must be the first frame', f as { rid?: string; id?: string });
+        this.close(CLOSE.unauthorized, 'auth must be the first frame');
+        return;
+      }
+      this.state = 'authing';
+      void this.authenticate(f);
+      return;
+    }
+    if (f.t === 'auth') {
+      this.error('bad_request', 'auth: already authenticated');
+      return;
+    }
+    if (this.d.inflight.draining) {
+      this.error('unavailable', 'the node is shutting down; reconnect and try again', f as { rid?: string; id?: string });
+      return;
+    }
+    // Frames pipelined behind `auth` wait for it, then run in order.
+    if (this.state === 'authing') this.queued.push(f);
+    else this.dispatch(f);
+  }
+
+  onClose(): void {
+    if (this.state === 'closed') return;
+    const wasReady = this.state === 'ready';
+    this.state = 'closed';
+    if (this.authTimer !== null) clearTimeout(this.authTimer);
+    if (wasReady && this.userRef !== null && this.ctx !== null) this.userRef.send({ t: 'disconnect', device: this.device, conn: this.ctx.self });
+    this.ctx?.stop('normal');
+    this.d.onEnd(this);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      this.ws.terminate();
+    }
+    this.onClose();
+  }
+
+  // ---- auth ---------------------------------------------------------------------------------
+
+  private async authenticate(f: FrameOf<'auth'>): Promise<void> {
+    try {
+      const claims = await this.d.tokens.verify(f.token);
+      if (this.state !== 'authing') return;
+      this.user = claims.user;
+      this.device = claims.device;
+      this.userRef = this.d.host.ref<UserMsg>(`user:${this.user}`);
+      const r = await this.register();
+      if (this.authTimer !== null) clearTimeout(this.authTimer);
+      this.authTimer = null;
+      if (this.state !== 'authing') return;
+      this.state = 'ready';
+      this.d.metrics.authenticated.inc();
+      this.write(encodeFrame({ t: 'ready', user: this.user, device: this.device, inbox: r.inbox, now: r.now }, this.codec));
+      const q = this.queued;
+      this.queued = [];
+      for (const x of q) this.dispatch(x);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.error('unauthorized', msg);
+      this.close(CLOSE.unauthorized, 'unauthorized');
+    }
+  }
+
+  /** Tells the user actor this device is here; it then pushes everything after the last ack. */
+  private async register(): Promise<{ inbox: number; now: number }> {
+    const ctx = this.ctx!;
+    const r = await this.userRef!.call<{ inbox: number; now: number } | DomainError>(
+      { t: 'connect', device: this.device, conn: ctx.self, codec: this.codec },
+      { timeout: this.d.callTimeoutMs },
+    );
+    if (isError(r)) throw new Error(r.error.message);
+    this.userMonitor = ctx.monitor(this.userRef!);
+    return r;
+  }
+
+  // ---- frames -------------------------------------------------------------------------------
+
+  private dispatch(f: ClientFrame): void {
+    const me = this.user;
+    switch (f.t) {
+      case 'send':
+        return this.send(f);
+      case 'ack':
+        this.userRef!.send({ t: 'ack', device: this.device, inbox: f.inbox, conn: this.ctx!.self });
+        return;
+      case 'read':
+        if (!this.checkConv(f.conv)) return;
+        this.userRef!.send({ t: 'read', device: this.device, conv: f.conv, seq: f.seq, conn: this.ctx!.self });
+        return;
+      case 'history': {
+        if (!this.checkConv(f.conv, f.rid)) return;
+        if (f.limit !== undefined && f.limit > this.d.limits.historyLimit) {
+          this.error('bad_request', `history.limit: must be at most ${this.d.limits.historyLimit}`, f);
+          return;
+        }
+        const limit = f.limit ?? this.d.limits.historyDefault;
+        this.ask(this.conv(f.conv), { t: 'history', user: me, device: this.device, limit, ...(f.before !== undefined ? { before: f.before } : {}) }, f.rid, (r) => ({ t: 'history', rid: f.rid, conv: f.conv, ...(r as object) }));
+        return;
+      }
+      case 'chats':
+        this.ask(this.userRef!, { t: 'chats' }, f.rid, (r) => ({ t: 'chats', rid: f.rid, chats: r }));
+        return;
+      case 'presence_sub':
+        if (f.users.length > this.d.limits.presenceSubs) {
+          this.error('bad_request', `presence_sub.users: at most ${this.d.limits.presenceSubs}`, f);
+          return;
+        }
+        this.write(encodeFrame({ t: 'ok', rid: f.rid }, this.codec));
+        for (const u of new Set(f.users)) this.d.host.ref<UserMsg>(`user:${u}`).send({ t: 'presence_watch', conn: this.ctx!.self, codec: this.codec });
+        return;
+      case 'settings':
+        this.ask(this.userRef!, { t: 'settings', lastSeen: f.lastSeen }, f.rid, () => ({ t: 'ok', rid: f.rid }));
+        return;
+      case 'typing':
+        if (!this.checkConv(f.conv)) return;
+        this.conv(f.conv).send({ t: 'typing', user: me, on: f.on });
+        return;
+      case 'group_create': {
+        if (f.members.length + 1 > this.d.limits.groupMembers && !f.members.includes(me)) {
+          this.error('conflict', `group_create.members: a group has at most ${this.d.limits.groupMembers} members`, f);
+          return;
+        }
+        const group = nanoid();
+        this.ask(this.conv(`g:${group}`), { t: 'group_create', by: me, name: f.name, members: f.members }, f.rid, (r) => ({ t: 'group', rid: f.rid, group: r }));
+        return;
+      }
+      case 'group_add':
+      case 'group_remove':
+        this.ask(this.conv(`g:${f.group}`), { t: f.t, by: me, users: f.users }, f.rid, (r) => ({ t: 'group', rid: f.rid, group: r }));
+        return;
+      case 'group_leave':
+        this.ask(this.conv(`g:${f.group}`), { t: 'group_leave', by: me }, f.rid, () => ({ t: 'ok', rid: f.rid }));
+        return;
+      case 'group_update':
+        this.ask(this.conv(`g:${f.group}`), { t: 'group_update', by: me, name: f.name }, f.rid, (r) => ({ t: 'group', rid: f.rid, group: r }));
+        return;
+      case 'group_info':
+        this.ask(this.conv(`g:${f.group}`), { t: 'group_info', by: me }, f.rid, (r) => ({ t: 'group', rid: f.rid, group: r }));
+        return;
+      case 'keys_put':
+        this.ask(
+          this.userRef!,
+          { t: 'keys_put', device: this.device, identityKey: f.identityKey, signedPreKey: f.signedPreKey, oneTimePreKeys: f.oneTimePreKeys },
+          f.rid,
+          () => ({ t: 'ok', rid: f.rid }),
+        );
+        return;
+      case 'keys_get':
+        if (!this.keysBucket.take()) {
+          this.error('rate_limited', 'keys_get: too many key fetches; retry later', f);
+          return;
+        }
+        this.ask(this.d.host.ref<UserMsg>(`user:${f.user}`), { t: 'keys_get' }, f.rid, (r) => ({ t: 'keys', rid: f.rid, user: f.user, devices: r }));
+        return;
+      case 'ping':
+        this.write(encodeFrame(f.rid !== undefined ? { t: 'pong', rid: f.rid } : { t: 'pong' }, this.codec));
+        return;
+    }
+  }
+
+  private send(f: FrameOf<'send'>): void {
+    const now = Date.now();
+    if (!this.sendBucket.take(now)) {
+      if (this.refusingSince === 0) this.refusingSince = now;
+      if (now - this.refusingSince >= this.d.limits.rateAbuseMs) {
+        this.close(CLOSE.rateAbuse, 'rate limit abused');
+        return;
+      }
+      this.d.metrics.rateLimited.inc();
+      this.error('rate_limited', `send: over ${this.d.limits.sendRate} sends/s (bursts of ${this.d.limits.sendBurst}); send it again later with the same id`, f);
+      return;
+    }
+    this.refusingSince = 0;
+    const { conv, err } = this.target(f.to);
+    if (err) {
+      this.error('bad_request', err, f);
+      return;
+    }
+    if (f.payloads !== undefined) {
+      for (const [k, v] of Object.entries(f.payloads)) {
+        if (encodedSize(v, this.codec) > this.d.limits.bodyBytes) {
+          this.error('too_large', `send.payloads.${k}: larger than ${this.d.limits.bodyBytes} bytes`, f);
+          return;
+        }
+      }
+    } else if (encodedSize(f.body, this.codec) > this.d.limits.bodyBytes) {
+      this.error('too_large', `send.body: larger than ${this.d.limits.bodyBytes} bytes`, f);
+      return;
+    }
+    const msg: ConvMsg = {
+      t: 'send',
+      from: this.user,
+      device: this.device,
+      id: f.id,
+      type: f.type ?? 'text',
+      ...(f.payloads !== undefined ? { payloads: f.payloads } : { body: f.body }),
+    };
+    this.d.metrics.sends.inc();
+    const filter = this.d.filter;
+    if (filter === undefined) {
+      this.ask(this.conv(conv!), msg, undefined, (r) => ({ t: 'sent', ...(r as object) }), f.id);
+      return;
+    }
+    this.d.inflight.n++;
+    this.sendChain = this.sendChain
+      .then(() => filter({ from: msg.from, device: msg.device, conv: conv!, type: msg.type, ...(f.payloads !== undefined ? { payloads: f.payloads } : { body: f.body }) }))
+      .then(
+        (verdict) => {
+          if (verdict && typeof verdict.reject === 'string') this.error('forbidden', `send: rejected by the operator's filter: ${verdict.reject}`, f);
+          else this.ask(this.conv(conv!), msg, undefined, (r) => ({ t: 'sent', ...(r as object) }), f.id);
+        },
+        () => this.error('internal', 'send: the message filter failed', f),
+      )
+      .finally(() => {
+        this.d.inflight.n--;
+      });
+  }
+
+  private target(to: string): { conv?: string; err?: string } {
+    if (to.startsWith('user:')) {
+      const u = to.slice(5);
+      if (u === this.user) return { err: 'send.to: sending to oneself is not allowed' };
+      return { conv: dmConv(this.user, u) };
+    }
+    return { conv: `g:${to.slice(6)}` };
+  }
+
+  private checkConv(conv: string, rid?: string): boolean {
+    const p = parseConv(conv);
+    if (p === null) {
+      this.error('bad_request', `conv: ${JSON.stringify(conv)} is not a conversation id (dm:<a>:<b> with a < b, or g:<group>)`, rid !== undefined ? { rid } : {});
+      return false;
+    }
+    return true;
+  }
+
+  private conv(conv: string): ActorRef<ConvMsg> {
+    return this.d.host.ref<ConvMsg>(`conv:${conv}`);
+  }
+
+  /** Calls an actor and writes the answer (or its error) when it comes. */
+  private ask<M>(to: ActorRef<M>, msg: M, rid: string | undefined, answer: (r: unknown) => object, id?: string): void {
+    this.d.inflight.n++;
+    to.call<unknown>(msg, { timeout: this.d.callTimeoutMs }).then(
+      (r) => {
+        this.d.inflight.n--;
+        if (isError(r)) {
+          const { code, message, ...more } = r.error;
+          this.error(code, message, { ...(rid !== undefined ? { rid } : {}), ...(id !== undefined ? { id } : {}), ...more });
+        } else this.write(encodeFrame(answer(r), this.codec));
+      },
+      (e) => {
+        this.d.inflight.n--;
+        const code: ErrorCode = e instanceof CallError && (e.code === 'timeout' || e.code === 'noconnection' || e.code === 'shutdown') ? 'unavailable' : 'internal';
+        this.error(code, code === 'unavailable' ? 'the node could not answer in time; try again' : 'internal error', { ...(rid !== undefined ? { rid } : {}), ...(id !== undefined ? { id } : {}) });
+      },
+    );
+  }
+
+  private error(code: ErrorCode, message: string, echo: { rid?: string; id?: string; missing?: string[]; extra?: string[] } = {}): void {
+    this.d.metrics.errors.inc({ code });
+    const frame: Record<string, unknown> = { t: 'error', code, message };
+    if (echo.rid !== undefined) frame.rid = echo.rid;
+    else if (echo.id !== undefined) frame.id = echo.id;
+    if (echo.missing !== undefined) frame.missing = echo.missing;
+    if (echo.extra !== undefined) frame.extra = echo.extra;
+    this.write(encodeFrame(frame, this.codec));
+  }
+
+  private write(data: string | Uint8Array): void {
+    const ws = this.ws;
+    if (ws.readyState !== 1) return;
+    ws.send(data);
+    this.d.metrics.framesOut.inc();
+    // A reader that does not keep up would make us hold its frames in memory
+    // without bound: past the limit it is dropped (it resumes from its last ack).
+    if (ws.bufferedAmount > this.d.limits.sendBufferBytes) {
+      this.d.metrics.slowReaders.inc();
+      ws.terminate();
+      this.onClose();
+    }
+  }
+}

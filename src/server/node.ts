@@ -1,0 +1,189 @@
+/**
+ * A Parley node: the actor runtime with the chat actors on its scheduler
+ * threads, the HTTP API and the WebSocket gateway on the main thread.
+ *
+ * ```ts
+ * const node = await createNode({ port: 8080, data: './data' });
+ * await node.start();          // listening; node.address says where
+ * await node.stop();           // graceful: see below
+ * ```
+ *
+ * Embedding: pass `server` (an existing `http.Server`) and the node attaches
+ * its routes and the `/v1/ws` upgrade to it instead of listening itself;
+ * requests for other paths are left to the server's own handlers (the
+ * node only answers its own routes). Hooks: `filter` sees every message
+ * before it is stored and may reject it with a reason the sender sees
+ * (error `forbidden`).
+ *
+ * Stop, in order: stop accepting connections and new frames, let in-flight
+ * sends finish (up to 5 s), close every socket with 1001, stop the runtime
+ * (actors passivate, the store flushes and closes). A restart on the same
+ * data directory keeps everything.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../actors/errors.js';
+import { resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { Runtime } from '../runtime/runtime.js';
+import { resolveConfig, type ConfigInput, type NodeConfig } from './config.js';
+import { Tokens, nodeSecret } from './auth/tokens.js';
+import { createMetrics, type GatewayMetrics } from './gateway/metrics.js';
+import { Gateway } from './gateway/gateway.js';
+import { httpHandler } from './http/routes.js';
+import type { MessageFilter } from './gateway/session.js';
+import type { ChatModuleConfig } from '../chat/module.js';
+
+export interface NodeOptions extends ConfigInput {
+  /** Attach to this server instead of listening on host:port. */
+  server?: http.Server;
+  /** Moderation: return `{ reject: reason }` to refuse a message. */
+  filter?: MessageFilter;
+  /** More thread modules (kinds of actors of the embedding application). */
+  modules?: Array<string | URL>;
+}
+
+export interface ParleyNode {
+  readonly config: NodeConfig;
+  readonly runtime: Runtime;
+  readonly server: http.Server;
+  /** Where it listens (after start), e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const CHAT_MODULE = new URL(import.meta.url.endsWith('.ts') ? '../chat/module.ts' : '../chat/module.js', import.meta.url);
+
+export async function createNode(o: NodeOptions = {}): Promise<ParleyNode> {
+  const { server: external, filter, modules, ...input } = o;
+  const cfg = resolveConfig(input);
+  return new NodeImpl(cfg, external ?? null, filter, modules ?? []);
+}
+
+class NodeImpl implements ParleyNode {
+  runtime!: Runtime;
+  readonly server: http.Server;
+  private gateway: Gateway | null = null;
+  private metrics: GatewayMetrics | null = null;
+  private started = false;
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    readonly config: NodeConfig,
+    private readonly external: http.Server | null,
+    private readonly filter: MessageFilter | undefined,
+    private readonly modules: Array<string | URL>,
+  ) {
+    this.server = external ?? http.createServer();
+    if (external === null) {
+      // Slowloris: a client that trickles its request headers is cut off.
+      this.server.headersTimeout = config.headersTimeoutMs;
+      this.server.requestTimeout = config.requestTimeoutMs;
+    }
+  }
+
+  get url(): string {
+    const a = this.server.address() as AddressInfo | null;
+    return a ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : '';
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const cfg = this.config;
+    const data = resolve(cfg.data);
+    mkdirSync(data, { recursive: true });
+    checkLayout(data, cfg.workers, cfg.partitions);
+    const moduleConfig: ChatModuleConfig = {
+      data,
+      durability: cfg.durability,
+      limits: cfg.limits,
+      ...(cfg.push ? { push: cfg.push } : {}),
+      faults: cfg.faults,
+    };
+    this.runtime = await Runtime.start({
+      node: cfg.node,
+      workers: cfg.workers,
+      partitions: cfg.partitions,
+      modules: [CHAT_MODULE, ...this.modules],
+      moduleConfig,
+      faults: cfg.faults,
+      log: (level, msg, fields) => {
+        if (rank(level) >= rank(cfg.log)) process.stderr.write(`${new Date().toISOString()} ${level} ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}\n`);
+      },
+    });
+    const tokens = await Tokens.create({ secret: nodeSecret(data, cfg.secret), ttlS: cfg.tokenTtlS, ...(cfg.operator ? { operator: cfg.operator } : {}) });
+    const rt = this.runtime;
+    this.metrics = createMetrics(async () => {
+      const s = await rt.stats();
+      return { ...s.totals, connections: this.gateway?.connectionCount ?? 0 };
+    });
+    this.gateway = new Gateway(rt.host, cfg, tokens, this.metrics, this.filter);
+    const handle = httpHandler({ host: rt.host, cfg, tokens, metrics: this.metrics, startedAt: Date.now() });
+    if (this.external === null) {
+      this.server.on('request', handle);
+    } else {
+      // Embedded: answer our own routes, leave the rest to the host application.
+      const ours = new Set(['/v1/accounts', '/v1/sessions', '/healthz', '/metrics']);
+      const others = this.server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+      this.server.removeAllListeners('request');
+      this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        if (ours.has((req.url ?? '').split('?')[0]!)) handle(req, res);
+        else for (const l of others) l.call(this.server, req, res);
+      });
+    }
+    this.gateway.attach(this.server);
+    if (this.external === null) {
+      await new Promise<void>((res, rej) => {
+        this.server.once('error', rej);
+        this.server.listen(cfg.port, cfg.host, () => {
+          this.server.off('error', rej);
+          res();
+        });
+      });
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (!this.started) return;
+    const closed = this.external === null ? new Promise<void>((r) => this.server.close(() => r())) : Promise.resolve();
+    await this.gateway?.drain(5000);
+    this.gateway?.stop();
+    this.server.closeIdleConnections?.();
+    await this.runtime.stop();
+    await closed;
+  }
+}
+
+/**
+ * Each scheduler thread keeps its partitions in its own store, so the data
+ * directory belongs to one (workers, partitions) layout; starting with
+ * another would hide data. The first start records it.
+ */
+function checkLayout(data: string, workers: number, partitions: number): void {
+  const file = join(data, 'layout.json');
+  let seen: { workers: number; partitions: number } | null = null;
+  try {
+    seen = JSON.parse(readFileSync(file, 'utf8')) as { workers: number; partitions: number };
+  } catch {
+    writeFileSync(file, JSON.stringify({ workers, partitions }) + '\n');
+    return;
+  }
+  if (seen.workers !== workers || seen.partitions !== partitions) {
+    throw new ConfigError(
+      'layout_mismatch',
+      `${data} was created with workers=${seen.workers} partitions=${seen.partitions}; start with those (moving partitions between threads is not supported yet)`,
+    );
+  }
+}
+
+function rank(l: string): number {
+  return { debug: 0, info: 1, warn: 2, error: 3, silent: 4 }[l] ?? 1;
+}

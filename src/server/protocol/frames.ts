@@ -1,0 +1,101 @@
+/**
+ * Schemas of every client→server frame of protocol v1, compiled once.
+ *
+ * Frames are checked by TypeBox's compiled validators, not by hand-written
+ * `if`s: the same schema gives the error its field and rule
+ * (`send.id: must match ^[A-Za-z0-9_-]{8,64}$`). Unknown fields are ignored
+ * (clients may be newer than the node); unknown `t` is `bad_request`.
+ * Limits that depend on configuration (body size, history limit, group size)
+ * are checked after the schema, by the code that knows the limits.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { CLIENT_ID_PATTERN, CONV_PATTERN, GROUP_PATTERN, TO_PATTERN, USER_PATTERN } from './ids.js';
+
+const Rid = Type.String({ minLength: 1, maxLength: 64 });
+const User = Type.String({ pattern: USER_PATTERN });
+const Group = Type.String({ pattern: GROUP_PATTERN });
+const Conv = Type.String({ pattern: CONV_PATTERN });
+const Seq = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+const Key = Type.String({ minLength: 1, maxLength: 4096 });
+const Users = Type.Array(User, { minItems: 1, maxItems: 1024 });
+
+export const FrameSchemas = {
+  auth: Type.Object({ t: Type.Literal('auth'), token: Type.String({ minLength: 1, maxLength: 8192 }) }),
+  send: Type.Object({
+    t: Type.Literal('send'),
+    id: Type.String({ pattern: CLIENT_ID_PATTERN }),
+    to: Type.String({ pattern: TO_PATTERN }),
+    body: Type.Optional(Type.Unknown()),
+    payloads: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Unknown())),
+    type: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+  }),
+  ack: Type.Object({ t: Type.Literal('ack'), inbox: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) }),
+  read: Type.Object({ t: Type.Literal('read'), conv: Conv, seq: Seq }),
+  history: Type.Object({
+    t: Type.Literal('history'),
+    rid: Rid,
+    conv: Conv,
+    before: Type.Optional(Seq),
+    limit: Type.Optional(Type.Integer({ minimum: 1 })),
+  }),
+  chats: Type.Object({ t: Type.Literal('chats'), rid: Rid }),
+  presence_sub: Type.Object({ t: Type.Literal('presence_sub'), rid: Rid, users: Type.Array(User, { maxItems: 1024 }) }),
+  settings: Type.Object({ t: Type.Literal('settings'), rid: Rid, lastSeen: Type.Union([Type.Literal('everyone'), Type.Literal('nobody')]) }),
+  typing: Type.Object({ t: Type.Literal('typing'), conv: Conv, on: Type.Boolean() }),
+  group_create: Type.Object({
+    t: Type.Literal('group_create'),
+    rid: Rid,
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    members: Type.Array(User, { maxItems: 1024 }),
+  }),
+  group_add: Type.Object({ t: Type.Literal('group_add'), rid: Rid, group: Group, users: Users }),
+  group_remove: Type.Object({ t: Type.Literal('group_remove'), rid: Rid, group: Group, users: Users }),
+  group_leave: Type.Object({ t: Type.Literal('group_leave'), rid: Rid, group: Group }),
+  group_update: Type.Object({ t: Type.Literal('group_update'), rid: Rid, group: Group, name: Type.String({ minLength: 1, maxLength: 128 }) }),
+  group_info: Type.Object({ t: Type.Literal('group_info'), rid: Rid, group: Group }),
+  keys_put: Type.Object({
+    t: Type.Literal('keys_put'),
+    rid: Rid,
+    identityKey: Key,
+    signedPreKey: Type.Object({ id: Type.Integer({ minimum: 0 }), key: Key, sig: Key }),
+    oneTimePreKeys: Type.Array(Type.Object({ id: Type.Integer({ minimum: 0 }), key: Key }), { maxItems: 200 }),
+  }),
+  keys_get: Type.Object({ t: Type.Literal('keys_get'), rid: Rid, user: User }),
+  ping: Type.Object({ t: Type.Literal('ping'), rid: Type.Optional(Rid) }),
+} as const;
+
+export type FrameType = keyof typeof FrameSchemas;
+export type ClientFrame = { [K in FrameType]: Static<(typeof FrameSchemas)[K]> }[FrameType];
+export type FrameOf<K extends FrameType> = Static<(typeof FrameSchemas)[K]>;
+
+const checkers = new Map<string, TypeCheck<TSchema>>(
+  Object.entries(FrameSchemas).map(([t, s]) => [t, TypeCompiler.Compile(s as TSchema)]),
+);
+
+export type FrameCheck = { ok: true; frame: ClientFrame } | { ok: false; message: string; rid?: string; id?: string };
+
+/** Checks a decoded frame against its schema; the error names the field and the rule. */
+export function checkFrame(v: unknown): FrameCheck {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, message: 'a frame is an object with a type field t' };
+  const o = v as Record<string, unknown>;
+  const echo = {
+    ...(typeof o.rid === 'string' && o.rid.length <= 64 ? { rid: o.rid } : {}),
+    ...(typeof o.id === 'string' && o.id.length <= 64 ? { id: o.id } : {}),
+  };
+  if (typeof o.t !== 'string') return { ok: false, message: 't: every frame has a string type field t', ...echo };
+  const c = checkers.get(o.t);
+  if (c === undefined) return { ok: false, message: `t: unknown frame type ${JSON.stringify(o.t.slice(0, 40))}`, ...echo };
+  if (!c.Check(v)) {
+    const e = c.Errors(v).First();
+    const field = e?.path ? e.path.slice(1).replace(/\//g, '.') : '';
+    const rule = e?.schema && typeof e.schema.pattern === 'string' ? `must match ${e.schema.pattern}` : (e?.message ?? 'invalid');
+    return { ok: false, message: `${o.t}${field ? '.' + field : ''}: ${rule}`, ...echo };
+  }
+  if (o.t === 'send') {
+    const hasBody = 'body' in o && o.body !== undefined;
+    const hasPayloads = o.payloads !== undefined;
+    if (hasBody === hasPayloads) return { ok: false, message: 'send: exactly one of body or payloads', ...echo };
+  }
+  return { ok: true, frame: v as ClientFrame };
+}
