@@ -5,6 +5,7 @@
 import type { Store } from '../store/index.js';
 import type { Limits } from '../server/config.js';
 import type { ChatTables } from './tables.js';
+import type { PushSender } from './push/push-sender.js';
 
 export interface Clock {
   now(): number;
@@ -23,6 +24,8 @@ export interface ChatEnv {
   tables: ChatTables;
   limits: Limits;
   clock: Clock;
+  /** The outbox of push notifications, when a provider is configured. */
+  push: PushSender | null;
 }
 
 export type ChatLimits = Limits;

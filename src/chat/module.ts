@@ -22,6 +22,9 @@ import { UserActor } from './user-actor.js';
 import { ConvActor } from './conv-actor.js';
 import type { ConvMsg } from './messages.js';
 import { AdminActor } from './admin-actor.js';
+import { PushSender } from './push/push-sender.js';
+import { WebhookProvider } from './push/webhook.js';
+import type { PushNotification } from './push/provider.js';
 
 export interface ChatModuleConfig {
   data: string;
@@ -39,16 +42,26 @@ export default async function setup(env: ThreadEnv): Promise<ThreadModule> {
   mkdirSync(dir, { recursive: true });
   const clock = new OffsetClock();
   const store = await openStore({ location: dir, partitions: env.partitions, durability: cfg.durability, clock: () => clock.now() });
-  const chat: ChatEnv = { store, tables: declareTables(store, cfg.limits.retentionMs), limits: cfg.limits, clock };
+  const hook = cfg.push?.webhook;
+  const push = hook
+    ? new PushSender(store, store.queue<PushNotification>('push', { ttlMs: cfg.limits.retentionMs }), new WebhookProvider(hook.url, hook.secret, hook.timeoutMs), env.partitions, hook.maxAttempts)
+    : null;
+  const chat: ChatEnv = { store, tables: declareTables(store, cfg.limits.retentionMs), limits: cfg.limits, clock, push };
   const idleMs = cfg.idleMs ?? 60_000;
-  setImmediate(() => void wakePending(env, chat).catch(() => undefined));
+  setImmediate(() => {
+    void wakePending(env, chat).catch(() => undefined);
+    void push?.start(env.owned).catch(() => undefined);
+  });
   return {
     kinds: {
       user: { create: (id) => new UserActor(id, chat), idleMs },
       conv: { create: (id) => new ConvActor(id, chat), idleMs },
       ...(cfg.faults ? { admin: { create: () => new AdminActor(chat, clock), idleMs: 0 } } : {}),
     },
-    stop: () => store.close(),
+    stop: async () => {
+      push?.stop();
+      await store.close();
+    },
   };
 }
 

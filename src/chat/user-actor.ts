@@ -228,14 +228,21 @@ export class UserActor implements Behaviour<UserMsg> {
     const n = ++this.head;
     this.cache.set(n, msg === undefined ? { entry } : { entry, msg });
     if (this.cache.size > CACHE) this.cache.delete(this.cache.keys().next().value!);
+    // Nobody online: wake the user through the push provider. The
+    // notification is written with the entry, so it exists iff the entry does.
+    const push = this.env.push;
+    const notify = push !== null && entry.k === 'm' && entry.from !== this.user && this.online.size === 0;
+    const p = this.ctx.self.partition;
     this.writer
       .write((tx) => {
         tx.append(this.env.tables.inbox, this.id, entry);
+        if (notify) tx.append(push.outbox, push.owner(p), { user: this.user, inbox: n, conv: entry.conv, seq: entry.seq, from: entry.from, ts: msg?.ts ?? this.env.clock.now() });
       })
       .then(
         () => {
           if (n > this.committed) this.committed = n;
           for (const dev of this.online.keys()) this.pump(dev);
+          if (notify) push.kick(p);
           then?.();
         },
         () => undefined, // the writer stops the actor; the entry was not stored
