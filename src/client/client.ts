@@ -46,6 +46,11 @@
  *   has stayed ready for 5 s; `maxAttempts` counts the attempts since. Close codes 4001 (unauthorized) and 4010
  *   (the same device connected elsewhere) end the client: no reconnect, a
  *   `close` event with the code, pending work rejected.
+ * - Heartbeat. A connection silent for `heartbeatMs` (30 000 by default) gets
+ *   a `ping`; without a `pong` within `requestTimeoutMs` it is dropped and
+ *   reconnected. A half-open TCP connection (a phone that changed networks,
+ *   a node that lost power) otherwise looks alive for as long as the OS
+ *   keeps it, with every send stuck behind it.
  * - `read(conv, seq)` made while disconnected is kept (the highest per
  *   conversation) and written after the next `ready`; `typing` is dropped.
  * - `close()` ends the client for good; pending sends and requests reject
@@ -188,6 +193,9 @@ interface Connection {
   readyTimer: ReturnType<typeof setTimeout> | undefined;
   /** When `ready` arrived (ms since the epoch); 0 before. */
   readyAt: number;
+  /** When the last frame arrived (ms since the epoch). */
+  lastFrameAt: number;
+  heartbeat: ReturnType<typeof setTimeout> | undefined;
 }
 
 interface PendingSend {
@@ -335,7 +343,9 @@ export class ParleyClient {
     }
     // Browsers default to Blob, which cannot be read synchronously.
     if (ws.binaryType === 'blob') ws.binaryType = 'arraybuffer';
-    const conn: Connection = { ws, ready: false, highestReceived: 0, lastAck: 0, readyTimer: undefined, readyAt: 0 };
+    const conn: Connection = {
+      ws, ready: false, highestReceived: 0, lastAck: 0, readyTimer: undefined, readyAt: 0, lastFrameAt: 0, heartbeat: undefined,
+    };
     this.#conn = conn;
     conn.readyTimer = setTimeout(() => {
       this.#lost(conn, ABNORMAL, 'no ready in time',
@@ -352,7 +362,9 @@ export class ParleyClient {
       ws.send(this.#codec.encode({ t: 'auth', token }));
     };
     ws.onmessage = (event: { data: unknown }) => {
-      if (this.#conn === conn) this.#onData(conn, event.data);
+      if (this.#conn !== conn) return;
+      conn.lastFrameAt = Date.now();
+      this.#onData(conn, event.data);
     };
     // The close event follows every error and carries what the client acts on.
     ws.onerror = () => {};
@@ -457,6 +469,7 @@ export class ParleyClient {
    */
   #release(conn: Connection): void {
     clearTimeout(conn.readyTimer);
+    clearTimeout(conn.heartbeat);
     const { ws } = conn;
     ws.onopen = null;
     ws.onmessage = null;
@@ -535,6 +548,7 @@ export class ParleyClient {
     conn.ready = true;
     conn.readyAt = Date.now();
     clearTimeout(conn.readyTimer);
+    this.#scheduleHeartbeat(conn, this.#opts.heartbeatMs);
     conn.highestReceived = ready.inbox;
     conn.lastAck = ready.inbox;
     if (ready.inbox > this.#highestSeen) this.#highestSeen = ready.inbox;
@@ -554,6 +568,32 @@ export class ParleyClient {
     this.#waiters = [];
     for (const w of waiters) w.resolve(ready);
     this.#emit('ready', ready);
+  }
+
+  #scheduleHeartbeat(conn: Connection, delayMs: number): void {
+    if (this.#opts.heartbeatMs === 0) return;
+    conn.heartbeat = setTimeout(() => void this.#heartbeat(conn), delayMs);
+    // The socket keeps the process alive while it is open; the heartbeat need not.
+    (conn.heartbeat as { unref?: () => void }).unref?.();
+  }
+
+  async #heartbeat(conn: Connection): Promise<void> {
+    if (this.#conn !== conn) return;
+    const silentMs = Date.now() - conn.lastFrameAt;
+    if (silentMs < this.#opts.heartbeatMs) {
+      this.#scheduleHeartbeat(conn, this.#opts.heartbeatMs - silentMs);
+      return;
+    }
+    try {
+      await this.ping();
+    } catch (error) {
+      // `disconnected` and `closed`: the connection is already gone; a timeout means it is dead.
+      if (error instanceof ParleyClientError && error.code === 'timeout') {
+        this.#lost(conn, ABNORMAL, 'no pong in time', error);
+      }
+      return;
+    }
+    if (this.#conn === conn) this.#scheduleHeartbeat(conn, this.#opts.heartbeatMs);
   }
 
   #onInbox(conn: Connection, frame: InboxFrame): void {

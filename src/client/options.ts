@@ -11,6 +11,7 @@
  * | `reconnect` | `{minMs: 250, maxMs: 30000, maxAttempts: Infinity}`; `false` for none |
  * | `rateLimitRetry` | `{minMs: 50, maxMs: 2000}` (the server refills 50 sends/s: one token per 20 ms) |
  * | `requestTimeoutMs` | `10000` |
+ * | `heartbeatMs` | `30000`: after this long without a frame from the server, a `ping`; no `pong` within `requestTimeoutMs` and the connection counts as dead; `0` for none |
  * | `maxFrameBytes` | `131072` (the server's default frame limit, 128 KiB); `0` for no check |
  * | `WebSocket` | the `ws` package |
  */
@@ -34,6 +35,7 @@ export interface ParleyClientOptions {
   reconnect?: Partial<ReconnectPolicy> | false;
   rateLimitRetry?: Partial<BackoffPolicy>;
   requestTimeoutMs?: number;
+  heartbeatMs?: number;
   maxFrameBytes?: number;
   WebSocket?: WebSocketConstructor;
 }
@@ -46,6 +48,7 @@ export interface NormalizedOptions {
   reconnect: ReconnectPolicy | false;
   rateLimitRetry: BackoffPolicy;
   requestTimeoutMs: number;
+  heartbeatMs: number;
   maxFrameBytes: number;
   WebSocket: WebSocketConstructor;
   /** Whether `WebSocket` is the default `ws` class (which takes `ws` options). */
@@ -55,6 +58,7 @@ export interface NormalizedOptions {
 export const DEFAULT_RECONNECT: Readonly<ReconnectPolicy> = { minMs: 250, maxMs: 30_000, maxAttempts: Infinity };
 export const DEFAULT_RATE_LIMIT_RETRY: Readonly<BackoffPolicy> = { minMs: 50, maxMs: 2_000 };
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const DEFAULT_MAX_FRAME_BYTES = 128 * 1024;
 
 function invalid(option: string, rule: string): ParleyClientError {
@@ -133,6 +137,7 @@ export function normalizeOptions(options: ParleyClientOptions): NormalizedOption
     reconnect: checkReconnect(options.reconnect),
     rateLimitRetry: checkBackoff('rateLimitRetry', options.rateLimitRetry, DEFAULT_RATE_LIMIT_RETRY),
     requestTimeoutMs: checkMs('requestTimeoutMs', options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, { min: 1 }),
+    heartbeatMs: checkMs('heartbeatMs', options.heartbeatMs, DEFAULT_HEARTBEAT_MS),
     maxFrameBytes: checkMs('maxFrameBytes', options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, { infinite: true }),
     WebSocket,
     defaultWebSocket: WebSocket === DefaultWebSocket,

@@ -497,6 +497,21 @@ test('a node that closes every connection right after ready does not reset the b
   assert.equal(server.conns.length, 4);
 });
 
+test('a connection silent for heartbeatMs gets a ping, and one that does not answer is dropped and reconnected', T, async (t) => {
+  const { server, client } = await setup(t, { heartbeatMs: 60, requestTimeoutMs: 60 });
+  server.handle('ping', (f, conn) => {
+    if (conn.index > 0) conn.send({ t: 'pong', rid: f.rid }); // the first connection is dead
+  });
+  const reconnects: string[] = [];
+  client.on('reconnect', (r) => void reconnects.push(r.reason));
+  await client.connect();
+  await server.connection(1, 1_000);
+  assert.deepEqual(reconnects, ['no pong in time']);
+  await server.waitFor((f, c) => f.t === 'ping' && c.index === 1, 1_000); // answered: no further reconnect
+  await sleep(150);
+  assert.equal(server.conns.length, 2);
+});
+
 test('reconnect off: a drop ends the client', T, async (t) => {
   const { server, client } = await setup(t, { reconnect: false });
   await client.connect();
