@@ -376,6 +376,8 @@ export class Committer {
         const hi = s.next - 1;
         const at = it.from === 'end' ? hi : it.from === 'start' ? lo : Math.min(hi, Math.max(lo, it.from));
         s.cursors.set(it.consumer, at);
+        // The first consumer, starting at the end, has acknowledged everything before it.
+        trim(s, ctx);
         return;
       }
       case 'unsubscribe': {

@@ -32,7 +32,7 @@ interface DiskWriteFault {
 
 export class MemoryDisk {
   /** What reads see. */
-  readonly visible: SortedBytesMap;
+  visible: SortedBytesMap;
   /** What survives a power loss. */
   private durable: SortedBytesMap;
   /** Batches written but not yet synced, oldest first. */
@@ -78,6 +78,13 @@ export class MemoryDisk {
   /** Applies a batch to what reads see. */
   expose(ops: readonly WriteOp[]): void {
     apply(this.visible, ops);
+  }
+
+  /** What a reopen finds: every batch appended to the log, synced or not (a process restart loses nothing). */
+  replay(): void {
+    const v = this.durable.clone();
+    for (const b of this.unsynced) apply(v, b);
+    this.visible = v;
   }
 
   get unsyncedBatches(): number {
@@ -148,6 +155,8 @@ export class MemoryAdapter implements StorageAdapter {
 
   async recover(): Promise<void> {
     this.broken = null;
+    // As LevelDB replays its log on reopen: a failed write that reached the log is now visible.
+    this.disk.replay();
   }
 
   private check(): void {

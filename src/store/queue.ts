@@ -12,7 +12,9 @@
  *   covers 1..41); an ack below the consumer's cursor is ignored, an ack past
  *   the head fails with `store_invalid`.
  * - Entries every consumer has acknowledged are deleted in the same batch as
- *   the last such ack. A queue with no consumer is trimmed only by expiry.
+ *   the ack, subscribe or unsubscribe that made it so (a consumer that
+ *   subscribes at the end has acknowledged everything before it). A queue
+ *   with no consumer is trimmed only by expiry.
  * - Entries expire `ttlMs` after their append (default 30 days; null for
  *   never): they read as absent at once, and the sweeper deletes them within
  *   one sweep interval plus the expiry granularity (default 60 s each).
@@ -116,15 +118,15 @@ export class Queue<V> {
     return { next, first, consumers };
   }
 
-  ack(owner: string, consumer: string, seq: number): Promise<CommitResult> {
+  async ack(owner: string, consumer: string, seq: number): Promise<CommitResult> {
     return this.core.transaction(this.partition(owner)).ack(this, owner, consumer, seq).commit();
   }
 
-  subscribe(owner: string, consumer: string, from: StartAt = 'end'): Promise<CommitResult> {
+  async subscribe(owner: string, consumer: string, from: StartAt = 'end'): Promise<CommitResult> {
     return this.core.transaction(this.partition(owner)).subscribe(this, owner, consumer, from).commit();
   }
 
-  unsubscribe(owner: string, consumer: string): Promise<CommitResult> {
+  async unsubscribe(owner: string, consumer: string): Promise<CommitResult> {
     return this.core.transaction(this.partition(owner)).unsubscribe(this, owner, consumer).commit();
   }
 }

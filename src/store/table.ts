@@ -139,12 +139,12 @@ export class Table<K extends readonly KeyElement[], V> {
   }
 
   /** Writes one record (a one-record transaction); resolves once durable. */
-  put(key: K, value: V): Promise<CommitResult> {
+  async put(key: K, value: V): Promise<CommitResult> {
     return this.core.transaction(this.partition(key[0])).put(this, key, value).commit();
   }
 
   /** Deletes one record; resolves once durable. */
-  del(key: K): Promise<CommitResult> {
+  async del(key: K): Promise<CommitResult> {
     return this.core.transaction(this.partition(key[0])).del(this, key).commit();
   }
 }
