@@ -130,7 +130,10 @@ export class ThreadTransport implements Transport {
     const buf = encodeBatch(box);
     const f = this.faults;
     if (f === null) {
-      this.post(peer, buf);
+      // Batches still held by a delay that was just switched off go first:
+      // posting this one now would overtake them (per-pair FIFO).
+      if (peer.delayQ.length > 0) this.delay(peer, buf, 0);
+      else this.post(peer, buf);
       return;
     }
     if (f.drop > 0 && this.rand() < f.drop) {
