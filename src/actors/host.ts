@@ -854,6 +854,14 @@ export class Host implements RefHost {
     if (cell.state === ST_IDLE) this.schedule(cell);
   }
 
+  /**
+   * Stops an actor from outside any actor: an exit signal `shutdown`, so its
+   * `terminate` runs (an actor that traps exits gets it in `info` instead).
+   */
+  stopActor(to: ActorRef): void {
+    this.sendSignal(to, S_EXIT, to, 'shutdown', false);
+  }
+
   /** Fault hook: crash the actor `to` as if its handler threw (code `injected_crash`). */
   injectCrash(to: ActorRef, message = 'crash injected'): void {
     this.sendSignal(to, S_CRASH, to, message, undefined);
