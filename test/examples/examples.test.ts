@@ -20,7 +20,7 @@ test('example: embedded in an existing HTTP server, host routes and Parley share
   const app = await embed(0, data);
   try {
     assert.equal(await (await fetch(`${app.url}/hello`)).text(), 'hello from the host application\n');
-    assert.equal((await (await fetch(`${app.url}/healthz`)).json()).status, 'ok');
+    assert.equal(((await (await fetch(`${app.url}/healthz`)).json()) as { status: string }).status, 'ok');
     const a = await client(app.url, 'ann');
     const sent = await a.send('user:ben', 'quiet please');
     assert.equal(sent.seq, 1);
