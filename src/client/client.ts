@@ -51,6 +51,9 @@
  *   reconnected. A half-open TCP connection (a phone that changed networks,
  *   a node that lost power) otherwise looks alive for as long as the OS
  *   keeps it, with every send stuck behind it.
+ * - Presence subscriptions are renewed after every reconnect (one
+ *   `presence_sub` with every user subscribed so far): the contract does not
+ *   say they outlive a connection, and renewing is harmless if they do.
  * - `read(conv, seq)` made while disconnected is kept (the highest per
  *   conversation) and written after the next `ready`; `typing` is dropped.
  * - `close()` ends the client for good; pending sends and requests reject
@@ -251,6 +254,7 @@ export class ParleyClient {
   readonly #requests = new Map<string, PendingRequest>();
   #rid = 0;
   readonly #heldReads = new Map<ConvId, number>();
+  readonly #presenceUsers = new Set<string>();
 
   #attempts = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -563,6 +567,10 @@ export class ParleyClient {
       if (req.conn !== null) continue;
       req.conn = conn;
       this.#writeData(conn, req.data);
+    }
+    if (this.#presenceUsers.size > 0) {
+      this.#request<OkFrame>({ t: 'presence_sub', users: [...this.#presenceUsers] }, 'ok')
+        .catch((error: ParleyClientError) => this.#emit('error', error));
     }
     const waiters = this.#waiters;
     this.#waiters = [];
@@ -891,9 +899,10 @@ export class ParleyClient {
     return (await this.#request<ChatsFrame>({ t: 'chats' }, 'chats')).chats;
   }
 
-  /** Subscribes to `presence` events of `users`; the current state follows at once. */
+  /** Subscribes to `presence` events of `users`; the current state follows at once. Renewed after reconnects. */
   async presenceSub(users: string[]): Promise<void> {
     await this.#request<OkFrame>({ t: 'presence_sub', users }, 'ok');
+    for (const u of users) this.#presenceUsers.add(u);
   }
 
   async settings(settings: { lastSeen: LastSeenVisibility }): Promise<void> {

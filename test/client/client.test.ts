@@ -202,7 +202,7 @@ test('sends unanswered when the server drops the connection are written again af
 });
 
 test('a send refused with rate_limited is written again later with the same id, before sends made meanwhile', T, async (t) => {
-  const { server, client } = await setup(t, { rateLimitRetry: { minMs: 100, maxMs: 100 } });
+  const { server, client } = await setup(t, { rateLimitRetry: { minMs: 200, maxMs: 200 } });
   let refused = 0;
   server.handle('send', (f, conn) => {
     if (f.id === 'limited-1' && refused++ === 0) conn.send({ t: 'error', code: 'rate_limited', message: 'slow down', id: f.id });
@@ -212,11 +212,11 @@ test('a send refused with rate_limited is written again later with the same id, 
   const started = Date.now();
   const first = client.send('user:bob', 'a', { id: 'limited-1' });
   await until(() => refused === 1);
-  await sleep(15); // the refusal has reached the client; the retry waits 50-100 ms
+  await sleep(40); // the refusal has reached the client; the retry waits 100-200 ms
   const second = client.send('user:bob', 'b', { id: 'limited-2' });
   assert.equal((await first).id, 'limited-1');
   await second;
-  assert.ok(Date.now() - started >= 50, 'retried after a backoff');
+  assert.ok(Date.now() - started >= 100, 'retried after a backoff');
   assert.deepEqual(server.framesOf('send').map((f) => f.id), ['limited-1', 'limited-1', 'limited-2']);
 });
 
@@ -443,6 +443,17 @@ test('requests and reads made while reconnecting are written after the next read
   assert.deepEqual(conn2.frames[1], { t: 'read', conv: 'dm:alice:bob', seq: 5 });
 });
 
+test('presence subscriptions are renewed after a reconnect', T, async (t) => {
+  const { server, client } = await setup(t);
+  server.handle('presence_sub', (f, conn) => conn.send({ t: 'ok', rid: f.rid }));
+  await client.connect();
+  await client.presenceSub(['bob', 'carol']);
+  await client.presenceSub(['dave']);
+  server.conns[0]?.ws.terminate();
+  const { frame } = await server.waitFor((f, c) => f.t === 'presence_sub' && c.index === 1);
+  assert.deepEqual(frame.users, ['bob', 'carol', 'dave']);
+});
+
 test('an error frame that answers nothing pending is emitted on error', T, async (t) => {
   const { server, client } = await setup(t);
   await client.connect();
@@ -498,7 +509,7 @@ test('a node that closes every connection right after ready does not reset the b
 });
 
 test('a connection silent for heartbeatMs gets a ping, and one that does not answer is dropped and reconnected', T, async (t) => {
-  const { server, client } = await setup(t, { heartbeatMs: 60, requestTimeoutMs: 60 });
+  const { server, client } = await setup(t, { heartbeatMs: 60, requestTimeoutMs: 150 });
   server.handle('ping', (f, conn) => {
     if (conn.index > 0) conn.send({ t: 'pong', rid: f.rid }); // the first connection is dead
   });
