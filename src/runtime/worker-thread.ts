@@ -4,11 +4,16 @@
  *
  * - init starts the worker and waits until its modules are loaded (a start
  *   failure is a start failure of this child).
- * - Heartbeat: a ping every `heartbeatMs` (default 1000); a worker that has
- *   not answered for `hangTimeoutMs` (default 5000) is hung (an endless
- *   loop, a deadlock on Atomics): it is terminated and this actor exits with
- *   `worker_hung`. A scheduler never runs longer than its slice between
- *   answers, so only a handler that blocks its thread that long trips it.
+ * - Heartbeat: a ping every `heartbeatMs` (default 1000) while none is
+ *   outstanding; a ping unanswered for `hangTimeoutMs` (default 5000) means
+ *   the worker is hung (an endless loop, a deadlock on Atomics): it is
+ *   terminated and this actor exits with `worker_hung`. A scheduler never
+ *   runs longer than its slice between answers, so only a handler that
+ *   blocks its thread that long trips it. Pongs are recorded as they arrive,
+ *   not through this actor's mailbox, and the clock runs from the ping: when
+ *   the main thread itself stalls (a GC pause, a long synchronous task), the
+ *   beat timer fires before the queued pongs would be handled, and every
+ *   healthy worker would otherwise be taken for hung.
  * - A worker that exits (uncaught error, out of memory under
  *   `resourceLimits`, killed) makes this actor exit with `worker_exit`; its
  *   supervisor restarts it, with the next generation.
@@ -32,8 +37,9 @@ type Msg = WorkerEvent | { t: 'beat' };
 
 export class WorkerThread implements Behaviour<Msg> {
   private worker: Worker | null = null;
-  private lastPong = Date.now();
   private pingSeq = 0;
+  private pongSeq = 0;
+  private pingSentAt = 0;
   private stopped: (() => void) | null = null;
   private exited = false;
 
@@ -51,25 +57,28 @@ export class WorkerThread implements Behaviour<Msg> {
         this.exited = true;
         this.stopped?.();
         self.send(e);
-      } else if (e.t === 'pong' || e.t === 'crash') self.send(e);
+      } else if (e.t === 'pong') this.pongSeq = Math.max(this.pongSeq, e.n);
+      else if (e.t === 'crash') self.send(e);
     });
-    this.lastPong = Date.now();
     ctx.sendAfter(this.o.heartbeatMs, { t: 'beat' });
   }
 
   handle(m: Msg, ctx: ActorContext<Msg>): void {
     switch (m.t) {
-      case 'beat':
-        if (Date.now() - this.lastPong > this.o.hangTimeoutMs) {
-          ctx.stop({ error: 'WorkerHung', code: 'worker_hung', message: `scheduler ${this.k} did not answer for ${this.o.hangTimeoutMs} ms` });
-          return;
+      case 'beat': {
+        const now = Date.now();
+        if (this.pongSeq < this.pingSeq) {
+          if (now - this.pingSentAt > this.o.hangTimeoutMs) {
+            ctx.stop({ error: 'WorkerHung', code: 'worker_hung', message: `scheduler ${this.k} did not answer for ${this.o.hangTimeoutMs} ms` });
+            return;
+          }
+        } else {
+          this.pool.post(this.k, { t: 'ping', n: ++this.pingSeq });
+          this.pingSentAt = now;
         }
-        this.pool.post(this.k, { t: 'ping', n: ++this.pingSeq });
         ctx.sendAfter(this.o.heartbeatMs, { t: 'beat' });
         return;
-      case 'pong':
-        this.lastPong = Date.now();
-        return;
+      }
       case 'crash':
         this.o.onCrashReport?.(this.k, m.id, m.reason);
         return;
