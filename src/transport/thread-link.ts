@@ -140,10 +140,12 @@ export class ThreadTransport implements Transport {
       this.faultCounts.dropped++;
       return;
     }
-    const copies = f.duplicate > 0 && this.rand() < f.duplicate ? 2 : 1;
-    if (copies === 2) this.faultCounts.duplicated++;
-    for (let k = 0; k < copies; k++) {
-      const b = k === 0 ? buf : buf.slice();
+    const copies = [buf];
+    if (f.duplicate > 0 && this.rand() < f.duplicate) {
+      this.faultCounts.duplicated++;
+      copies.push(buf.slice()); // copied before the first is transferred (and detached)
+    }
+    for (const b of copies) {
       if (f.delayMs > 0 || peer.delayQ.length > 0) this.delay(peer, b, f.delayMs);
       else this.post(peer, b);
     }
