@@ -158,7 +158,20 @@ export class Session implements Behaviour<ConnMsg> {
     }
     // Frames pipelined behind `auth` wait for it, then run in order.
     if (this.state === 'authing') this.queued.push(f);
-    else this.dispatch(f);
+    else this.run(f);
+  }
+
+  /**
+   * Handles one checked frame. A throw while handling it is answered
+   * `internal` and the connection goes on: thrown from the socket's message
+   * handler, it would take the whole node down.
+   */
+  private run(f: ClientFrame): void {
+    try {
+      this.dispatch(f);
+    } catch {
+      this.error('internal', `${f.t}: internal error`, f as { rid?: string; id?: string });
+    }
   }
 
   onClose(): void {
@@ -199,7 +212,7 @@ export class Session implements Behaviour<ConnMsg> {
       this.write(encodeFrame({ t: 'ready', user: this.user, device: this.device, inbox: r.inbox, now: r.now }, this.codec));
       const q = this.queued;
       this.queued = [];
-      for (const x of q) this.dispatch(x);
+      for (const x of q) this.run(x);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       this.error('unauthorized', msg);

@@ -6,10 +6,11 @@
  * (`send.id: must match ^[A-Za-z0-9_-]{8,64}$`). Unknown fields are ignored
  * (clients may be newer than the node); unknown `t` is `bad_request`.
  * Limits that depend on configuration (body size, history limit, group size)
- * are checked after the schema, by the code that knows the limits.
+ * are checked after the schema, by the code that knows the limits. A `body`
+ * or payload nests at most `MAX_DEPTH` (64) arrays and objects deep.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { TypeCompiler, ValueErrorType, type TypeCheck } from '@sinclair/typebox/compiler';
 import { CLIENT_ID_PATTERN, CONV_PATTERN, GROUP_PATTERN, TO_PATTERN, USER_PATTERN } from './ids.js';
 
 const Rid = Type.String({ minLength: 1, maxLength: 64 });
@@ -89,13 +90,42 @@ export function checkFrame(v: unknown): FrameCheck {
   if (!c.Check(v)) {
     const e = c.Errors(v).First();
     const field = e?.path ? e.path.slice(1).replace(/\//g, '.') : '';
-    const rule = e?.schema && typeof e.schema.pattern === 'string' ? `must match ${e.schema.pattern}` : (e?.message ?? 'invalid');
+    // A pattern's own text says more than "Expected string to match pattern"; a missing field is just missing.
+    const rule = e?.type === ValueErrorType.StringPattern ? `must match ${e.schema.pattern as string}` : (e?.message ?? 'invalid');
     return { ok: false, message: `${o.t}${field ? '.' + field : ''}: ${rule}`, ...echo };
   }
   if (o.t === 'send') {
     const hasBody = 'body' in o && o.body !== undefined;
     const hasPayloads = o.payloads !== undefined;
     if (hasBody === hasPayloads) return { ok: false, message: 'send: exactly one of body or payloads', ...echo };
+    const deep = `nested deeper than ${MAX_DEPTH} levels`;
+    if (hasBody && nestedDeeper(o.body, MAX_DEPTH)) return { ok: false, message: `send.body: ${deep}`, ...echo };
+    if (hasPayloads) {
+      for (const [k, p] of Object.entries(o.payloads as Record<string, unknown>)) {
+        if (nestedDeeper(p, MAX_DEPTH)) return { ok: false, message: `send.payloads.${k}: ${deep}`, ...echo };
+      }
+    }
   }
   return { ok: true, frame: v as ClientFrame };
+}
+
+/**
+ * How deep a `body` (or a payload) may nest. A frame within the size limit
+ * can still nest tens of thousands of levels deep, and every recursive
+ * walker downstream (JSON.stringify, MessagePack, structured clone to the
+ * scheduler threads) then overflows the stack, which, thrown from a socket
+ * handler, would take the whole node down.
+ */
+export const MAX_DEPTH = 64;
+
+/** Whether `v` nests more than `max` arrays/objects deep; iterative, so it cannot overflow itself. */
+function nestedDeeper(v: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[v, 0]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x)) continue;
+    if (d >= max) return true;
+    for (const c of Array.isArray(x) ? x : Object.values(x)) stack.push([c, d + 1]);
+  }
+  return false;
 }
