@@ -57,6 +57,13 @@ export class UserActor implements Behaviour<UserMsg> {
   /** Per device: the last acknowledged inbox number (durable). */
   private cursors: Record<string, number> = {};
   private readonly online = new Map<string, Device>();
+  /**
+   * Per device: the connection that went away last and how far it was sent.
+   * Its down signal can overtake an ack it sent just before closing (signals
+   * are handled before messages), and that ack must still count: after an
+   * ack nothing up to it is delivered to the device again.
+   */
+  private readonly gone = new Map<string, { conn: string; sentUpTo: number }>();
   private readonly watchers = new Map<string, { conn: ActorRef<ConnMsg>; codec: ClientCodec; mref: string }>();
   private readonly cache = new Map<number, Cached>();
   private readonly convs = new Map<string, UserConv>();
@@ -180,6 +187,7 @@ export class UserActor implements Behaviour<UserMsg> {
     if (old !== undefined) {
       ctx.demonitor(old.mref);
       this.online.delete(device);
+      this.gone.set(device, { conn: old.conn.id, sentUpTo: old.sentUpTo });
       old.conn.send({ t: 'replaced' });
     }
     if (this.rec.devices[device] === undefined) {
@@ -203,6 +211,7 @@ export class UserActor implements Behaviour<UserMsg> {
     if (d === undefined || d.conn.id !== conn.id) return;
     this.ctx.demonitor(d.mref);
     this.online.delete(device);
+    this.gone.set(device, { conn: conn.id, sentUpTo: d.sentUpTo });
     if (this.online.size === 0) {
       this.rec.lastSeen = this.env.clock.now();
       this.recDirty = true;
@@ -348,8 +357,11 @@ export class UserActor implements Behaviour<UserMsg> {
 
   private async ack(device: string, n: number, conn: ActorRef<ConnMsg>): Promise<void> {
     const d = this.online.get(device);
-    if (d === undefined || d.conn.id !== conn.id) return;
-    if (n > d.sentUpTo) {
+    if (d === undefined || d.conn.id !== conn.id) {
+      // An ack from a connection that is gone, still in flight when it went.
+      const g = this.gone.get(device);
+      if (g === undefined || g.conn !== conn.id || n > g.sentUpTo) return;
+    } else if (n > d.sentUpTo) {
       conn.send({ t: 'out', data: [encodeFrame({ t: 'error', code: 'bad_request', message: `ack: inbox ${n} was never sent to this device (last sent ${d.sentUpTo})` }, d.codec)] });
       return;
     }
