@@ -43,9 +43,10 @@
  *   30 s, jittered; unlimited attempts by default), authenticates again (the
  *   token function, if given, is called again) and the server resends
  *   everything after the last ack. The backoff starts over once a connection
- *   has stayed ready for 5 s; `maxAttempts` counts the attempts since. Close codes 4001 (unauthorized) and 4010
- *   (the same device connected elsewhere) end the client: no reconnect, a
- *   `close` event with the code, pending work rejected.
+ *   has stayed ready for 5 s; `maxAttempts` counts the attempts since. Close
+ *   codes 4001 (unauthorized) and 4010 (the same device connected elsewhere)
+ *   end the client: no reconnect, a `close` event with the code, pending
+ *   work rejected.
  * - Heartbeat. A connection silent for `heartbeatMs` (30 000 by default) gets
  *   a `ping`; without a `pong` within `requestTimeoutMs` it is dropped and
  *   reconnected. A half-open TCP connection (a phone that changed networks,
@@ -66,14 +67,20 @@
  *
  * Events: `msg`, `receipt`, `group_event`, `read_sync`, `presence`, `typing`
  * (the server frames), `error` (a `ParleyClientError` that answers no pending
- * call; dropped when nobody listens), `ready` (every authentication, first and after reconnects),
- * `reconnect` (a drop that will be retried, with the attempt and the delay)
- * and `close` (the client ended, with the close code).
+ * call; dropped when nobody listens), `ready` (every authentication, first
+ * and after reconnects), `reconnect` (a drop that will be retried, with the
+ * attempt and the delay) and `close` (the client ended, with the close code).
+ *
+ * The parts live beside this file: `inbox.ts` (dedupe, handler order, what
+ * may be acknowledged), `outbox.ts` (sends, resends, rate-limit pauses),
+ * `requests.ts` (rids and deadlines), `events.ts` (the emitter). This file is
+ * the connection: its states, the socket, reconnecting, and the wiring.
  */
 import { nanoid } from 'nanoid';
 import { backoffDelay } from './backoff.js';
 import { codecFor, codecForSubprotocol, wireLength, type Codec, type WireData } from './codec.js';
 import { ParleyClientError } from './errors.js';
+import { Emitter, type ParleyClientEvent, type ParleyClientHandler } from './events.js';
 import {
   CLIENT_ID_PATTERN,
   CloseCode,
@@ -84,40 +91,35 @@ import {
   type DeviceKeys,
   type ErrorFrame,
   type Group,
-  type GroupEventFrame,
   type GroupFrame,
   type HistoryFrame,
   type InboxFrame,
   type KeysFrame,
   type LastSeenVisibility,
-  type MsgFrame,
   type OkFrame,
   type OneTimePreKey,
   type PongFrame,
   type PresenceFrame,
-  type ReadSyncFrame,
   type ReadyFrame,
-  type ReceiptFrame,
   type SendFrame,
   type SendTarget,
   type SentFrame,
   type SignedPreKey,
   type TypingFrame,
 } from './frames.js';
+import { Inbox } from './inbox.js';
 import { normalizeOptions, type NormalizedOptions, type ParleyClientOptions } from './options.js';
+import { Outbox, type SendResult, type Writer } from './outbox.js';
+import { Requests } from './requests.js';
 import { DEFAULT_WS_OPTIONS, OPEN, messageData, type WebSocketLike } from './socket.js';
+
+export type { CloseInfo, ParleyClientEvent, ParleyClientEvents, ParleyClientHandler, ReconnectInfo } from './events.js';
+export type { SendResult } from './outbox.js';
 
 export interface SendOptions {
   /** The client message id, `^[A-Za-z0-9_-]{8,64}$`; a nanoid by default. */
   id?: string;
   type?: string;
-}
-
-export interface SendResult {
-  id: string;
-  conv: ConvId;
-  seq: number;
-  ts: number;
 }
 
 export interface HistoryOptions {
@@ -132,39 +134,6 @@ export interface KeyBundle {
   signedPreKey: SignedPreKey;
   oneTimePreKeys: OneTimePreKey[];
 }
-
-export interface CloseInfo {
-  /** The close code that ended the client; 1000 after `close()`. */
-  code: number;
-  reason: string;
-}
-
-export interface ReconnectInfo {
-  /** 1 for the first attempt after a drop. */
-  attempt: number;
-  delayMs: number;
-  /** The close code of the drop (1006 when the socket failed without one). */
-  code: number;
-  reason: string;
-}
-
-export interface ParleyClientEvents {
-  msg: MsgFrame;
-  receipt: ReceiptFrame;
-  group_event: GroupEventFrame;
-  read_sync: ReadSyncFrame;
-  presence: PresenceFrame;
-  typing: TypingFrame;
-  error: ParleyClientError;
-  ready: ReadyFrame;
-  close: CloseInfo;
-  reconnect: ReconnectInfo;
-}
-
-export type ParleyClientEvent = keyof ParleyClientEvents;
-
-/** A handler may return a promise: for inbox events the ack waits for it. */
-export type ParleyClientHandler<K extends ParleyClientEvent> = (event: ParleyClientEvents[K]) => unknown;
 
 export type ParleyClientState = 'idle' | 'connecting' | 'open' | 'waiting' | 'closed';
 
@@ -188,7 +157,7 @@ const nextTurn: (fn: () => void) => void =
 interface Connection {
   ws: WebSocketLike;
   ready: boolean;
-  /** The highest inbox the server sent on this connection (from `ready.inbox`). */
+  /** The highest inbox the server sent on this connection (from `ready.inbox`): acks stay at or below it. */
   highestReceived: number;
   /** The highest inbox acknowledged on this connection (from `ready.inbox`). */
   lastAck: number;
@@ -201,26 +170,6 @@ interface Connection {
   heartbeat: ReturnType<typeof setTimeout> | undefined;
 }
 
-interface PendingSend {
-  id: string;
-  data: WireData;
-  written: boolean;
-  promise: Promise<SendResult>;
-  resolve(result: SendResult): void;
-  reject(error: ParleyClientError): void;
-}
-
-interface PendingRequest {
-  rid: string;
-  data: WireData;
-  expect: AnswerFrame['t'];
-  /** The connection it was written on; null while waiting for one. */
-  conn: Connection | null;
-  timer: ReturnType<typeof setTimeout>;
-  resolve(frame: AnswerFrame): void;
-  reject(error: ParleyClientError): void;
-}
-
 interface Waiter {
   resolve(ready: ReadyFrame): void;
   reject(error: ParleyClientError): void;
@@ -229,33 +178,18 @@ interface Waiter {
 export class ParleyClient {
   readonly #opts: NormalizedOptions;
   readonly #codec: Codec;
+  readonly #events = new Emitter();
+  readonly #inbox: Inbox;
+  readonly #outbox: Outbox;
+  readonly #requests: Requests;
   #state: ParleyClientState = 'idle';
   #conn: Connection | null = null;
   #ready: ReadyFrame | null = null;
   #everReady = false;
   #waiters: Waiter[] = [];
-  readonly #handlers = new Map<ParleyClientEvent, Set<(event: any) => unknown>>();
-
-  // Inbox: dedupe, the handler queue and acks.
-  #highestSeen = 0;
-  #handled = 0;
-  #manualAck = 0;
-  #queue: InboxFrame[] = [];
-  #queueHead = 0;
-  #draining = false;
   #ackScheduled = false;
-
-  // Sends, in call order (a Map iterates in insertion order).
-  readonly #sends = new Map<string, PendingSend>();
-  #unwritten = 0;
-  #sendPause: ReturnType<typeof setTimeout> | null = null;
-  #sendRetries = 0;
-
-  readonly #requests = new Map<string, PendingRequest>();
-  #rid = 0;
   readonly #heldReads = new Map<ConvId, number>();
   readonly #presenceUsers = new Set<string>();
-
   #attempts = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   #closing: Promise<void> = Promise.resolve();
@@ -263,6 +197,15 @@ export class ParleyClient {
   constructor(options: ParleyClientOptions) {
     this.#opts = normalizeOptions(options);
     this.#codec = codecFor(this.#opts.codec);
+    this.#inbox = new Inbox(
+      (frame) => (INBOX_EVENTS.has(frame.t) ? this.#events.emit(frame.t, frame) : undefined),
+      () => {
+        if (this.#opts.autoAck) this.#scheduleAck();
+      },
+      this.#opts.autoAck,
+    );
+    this.#outbox = new Outbox(this.#opts.rateLimitRetry, () => this.#writer());
+    this.#requests = new Requests(this.#opts.requestTimeoutMs);
   }
 
   get state(): ParleyClientState {
@@ -276,22 +219,16 @@ export class ParleyClient {
 
   /** Sends not yet answered by `sent`. */
   get pendingSends(): number {
-    return this.#sends.size;
+    return this.#outbox.size;
   }
-
-  // -------------------------------------------------------------------------
-  // Events
 
   /** Adds a handler; returns a function that removes it. */
   on<K extends ParleyClientEvent>(type: K, handler: ParleyClientHandler<K>): () => void {
-    let set = this.#handlers.get(type);
-    if (set === undefined) this.#handlers.set(type, (set = new Set()));
-    set.add(handler);
-    return () => this.off(type, handler);
+    return this.#events.on(type, handler);
   }
 
   off<K extends ParleyClientEvent>(type: K, handler: ParleyClientHandler<K>): void {
-    this.#handlers.get(type)?.delete(handler);
+    this.#events.off(type, handler);
   }
 
   // -------------------------------------------------------------------------
@@ -332,7 +269,7 @@ export class ParleyClient {
       token = typeof this.#opts.token === 'function' ? await this.#opts.token() : this.#opts.token;
       if (typeof token !== 'string' || token === '') throw new TypeError('the token function returned no token');
     } catch (cause) {
-      this.#attemptFailed(ABNORMAL, 'no token', new ParleyClientError('connect_failed', 'could not get a token', { cause }));
+      if (this.#state !== 'closed') this.#afterDrop(ABNORMAL, 'no token', new ParleyClientError('connect_failed', 'could not get a token', { cause }));
       return;
     }
     if (this.#state === 'closed') return;
@@ -342,7 +279,7 @@ export class ParleyClient {
       const { WebSocket, url, defaultWebSocket } = this.#opts;
       ws = new WebSocket(url, this.#codec.subprotocol, defaultWebSocket ? DEFAULT_WS_OPTIONS : undefined);
     } catch (cause) {
-      this.#attemptFailed(ABNORMAL, 'socket', new ParleyClientError('connect_failed', `cannot open ${this.#opts.url}`, { cause }));
+      this.#afterDrop(ABNORMAL, 'socket', new ParleyClientError('connect_failed', `cannot open ${this.#opts.url}`, { cause }));
       return;
     }
     // Browsers default to Blob, which cannot be read synchronously.
@@ -377,35 +314,19 @@ export class ParleyClient {
     };
   }
 
-  /** A connection attempt failed before it had a socket. */
-  #attemptFailed(code: number, reason: string, error: ParleyClientError): void {
-    if (this.#state === 'closed') return;
-    this.#afterDrop(code, reason, error);
-  }
-
   /** The connection is gone (closed by the peer, failed, or abandoned here). */
   #lost(conn: Connection, code: number, reason: string, error: ParleyClientError | undefined): void {
     if (this.#conn !== conn) return;
     this.#conn = null;
     this.#release(conn);
     if (conn.ready && Date.now() - conn.readyAt >= STABLE_MS) this.#attempts = 0;
-    for (const req of this.#requests.values()) {
-      if (req.conn !== conn) continue;
-      this.#settleRequest(req);
-      req.reject(new ParleyClientError('disconnected', `the connection dropped before the answer to ${req.expect} request ${req.rid}`));
-    }
-    for (const send of this.#sends.values()) {
-      if (send.written) {
-        send.written = false;
-        this.#unwritten++;
-      }
-    }
-    // A new connection starts with a fresh view of the server's rate limit.
-    this.#clearSendPause();
+    this.#requests.connectionLost(conn);
+    this.#outbox.connectionLost();
     if (this.#state === 'closed') return;
     this.#afterDrop(code, reason, error);
   }
 
+  /** Decides what a drop (or a failed attempt) leads to: the end, idle, or a reconnect. */
   #afterDrop(code: number, reason: string, error: ParleyClientError | undefined): void {
     if (code === CloseCode.unauthorized || code === CloseCode.replaced) {
       const err = error ?? new ParleyClientError(
@@ -438,7 +359,7 @@ export class ParleyClient {
       this.#state = 'connecting';
       void this.#open();
     }, delayMs);
-    this.#emit('reconnect', { attempt, delayMs, code, reason });
+    this.#events.emit('reconnect', { attempt, delayMs, code, reason });
   }
 
   /** Ends the client for good. */
@@ -446,25 +367,17 @@ export class ParleyClient {
     this.#state = 'closed';
     if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = null;
-    this.#clearSendPause();
     const conn = this.#conn;
     this.#conn = null;
     if (conn !== null) this.#release(conn);
+    this.#inbox.stop();
     const base = error ?? new ParleyClientError('closed', `the client is closed (${code}${reason ? ` ${reason}` : ''})`, { closeCode: code });
     const failure = (id?: string) =>
       new ParleyClientError(base.code, base.message, { closeCode: base.closeCode ?? code, frame: base.frame, id, cause: base.cause });
-    for (const req of this.#requests.values()) {
-      clearTimeout(req.timer);
-      req.reject(failure());
-    }
-    this.#requests.clear();
-    for (const send of this.#sends.values()) send.reject(failure(send.id));
-    this.#sends.clear();
-    this.#unwritten = 0;
-    this.#queue = [];
-    this.#queueHead = 0;
+    this.#requests.rejectAll(() => failure());
+    this.#outbox.rejectAll((id) => failure(id));
     this.#rejectWaiters(failure());
-    this.#emit('close', { code, reason });
+    this.#events.emit('close', { code, reason });
   }
 
   /**
@@ -515,14 +428,16 @@ export class ParleyClient {
       if (data === undefined) throw new TypeError('unreadable WebSocket message data');
       frame = this.#codec.decode(data);
     } catch (cause) {
-      this.#emit('error', new ParleyClientError('bad_frame', 'a frame from the server could not be decoded', { cause }));
+      this.#events.emit('error', new ParleyClientError('bad_frame', 'a frame from the server could not be decoded', { cause }));
       return;
     }
     if (typeof frame !== 'object' || frame === null || typeof (frame as { t?: unknown }).t !== 'string') {
-      this.#emit('error', new ParleyClientError('bad_frame', 'a frame from the server is not an object with a string t'));
+      this.#events.emit('error', new ParleyClientError('bad_frame', 'a frame from the server is not an object with a string t'));
       return;
     }
     const f = frame as { t: string; inbox?: unknown; rid?: unknown };
+    // Any frame with an inbox is acknowledged, even of a type a later protocol adds:
+    // an entry never acknowledged would hold the server's delivery window shut.
     if (f.t !== 'ready' && typeof f.inbox === 'number') {
       this.#onInbox(conn, frame as InboxFrame);
       return;
@@ -532,18 +447,18 @@ export class ParleyClient {
         this.#onReady(conn, frame as ReadyFrame);
         return;
       case 'sent':
-        this.#onSent(frame as SentFrame);
+        this.#outbox.answered(frame as SentFrame);
         return;
       case 'error':
         this.#onError(conn, frame as ErrorFrame);
         return;
       case 'presence':
       case 'typing':
-        this.#emit(f.t, frame as PresenceFrame | TypingFrame);
+        this.#events.emit(f.t, frame as PresenceFrame | TypingFrame);
         return;
       default:
-        // Answers, and frames a later protocol version may add.
-        if (typeof f.rid === 'string') this.#onAnswer(frame as AnswerFrame);
+        // Answers (a late one, after its timeout, finds nothing), and frames a later protocol may add.
+        if (typeof f.rid === 'string') this.#requests.answered(frame as AnswerFrame & { rid: string });
     }
   }
 
@@ -552,31 +467,48 @@ export class ParleyClient {
     conn.ready = true;
     conn.readyAt = Date.now();
     clearTimeout(conn.readyTimer);
-    this.#scheduleHeartbeat(conn, this.#opts.heartbeatMs);
     conn.highestReceived = ready.inbox;
     conn.lastAck = ready.inbox;
-    if (ready.inbox > this.#highestSeen) this.#highestSeen = ready.inbox;
+    this.#inbox.acknowledged(ready.inbox);
     this.#ready = ready;
     this.#everReady = true;
     this.#state = 'open';
+    this.#scheduleHeartbeat(conn, this.#opts.heartbeatMs);
 
     for (const [conv, seq] of this.#heldReads) this.#write(conn, { t: 'read', conv, seq });
     this.#heldReads.clear();
-    this.#pumpSends();
-    for (const req of this.#requests.values()) {
-      if (req.conn !== null) continue;
-      req.conn = conn;
-      this.#writeData(conn, req.data);
-    }
+    this.#outbox.pump();
+    this.#requests.writeWaiting(conn, (data) => this.#writeData(conn, data));
     if (this.#presenceUsers.size > 0) {
       this.#request<OkFrame>({ t: 'presence_sub', users: [...this.#presenceUsers] }, 'ok')
-        .catch((error: ParleyClientError) => this.#emit('error', error));
+        .catch((error: ParleyClientError) => this.#events.emit('error', error));
     }
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.resolve(ready);
-    this.#emit('ready', ready);
+    this.#events.emit('ready', ready);
   }
+
+  #onInbox(conn: Connection, frame: InboxFrame): void {
+    if (frame.inbox > conn.highestReceived) conn.highestReceived = frame.inbox;
+    // A repeat (at-least-once) is dropped, but may now be ackable on this connection.
+    if (!this.#inbox.offer(frame)) this.#scheduleAck();
+  }
+
+  #onError(conn: Connection, frame: ErrorFrame): void {
+    const error = ParleyClientError.fromFrame(frame);
+    if (!conn.ready) {
+      // The answer to `auth`. After `unauthorized` the server closes with 4001; do not wait for it.
+      this.#lost(conn, frame.code === 'unauthorized' ? CloseCode.unauthorized : ABNORMAL, frame.message, error);
+      return;
+    }
+    if (typeof frame.rid === 'string' && this.#requests.failed(frame.rid, error)) return;
+    if (typeof frame.id === 'string' && this.#outbox.refused(frame as ErrorFrame & { id: string })) return;
+    this.#events.emit('error', error);
+  }
+
+  // -------------------------------------------------------------------------
+  // Heartbeat and acks
 
   #scheduleHeartbeat(conn: Connection, delayMs: number): void {
     if (this.#opts.heartbeatMs === 0) return;
@@ -596,54 +528,13 @@ export class ParleyClient {
       await this.ping();
     } catch (error) {
       // `disconnected` and `closed`: the connection is already gone; a timeout means it is dead.
-      if (error instanceof ParleyClientError && error.code === 'timeout') {
-        this.#lost(conn, ABNORMAL, 'no pong in time', error);
-      }
+      if (error instanceof ParleyClientError && error.code === 'timeout') this.#lost(conn, ABNORMAL, 'no pong in time', error);
       return;
     }
     if (this.#conn === conn) this.#scheduleHeartbeat(conn, this.#opts.heartbeatMs);
   }
 
-  #onInbox(conn: Connection, frame: InboxFrame): void {
-    if (frame.inbox > conn.highestReceived) conn.highestReceived = frame.inbox;
-    if (frame.inbox <= this.#highestSeen) {
-      // A repeat (at-least-once): handled already or queued; it may now be ackable here.
-      this.#scheduleAck();
-      return;
-    }
-    this.#highestSeen = frame.inbox;
-    this.#queue.push(frame);
-    this.#drain();
-  }
-
-  /** Hands queued inbox frames to handlers, one at a time, in inbox order. */
-  #drain(): void {
-    if (this.#draining) return;
-    this.#draining = true;
-    while (this.#queueHead < this.#queue.length) {
-      if (this.#state === 'closed') break;
-      const frame = this.#queue[this.#queueHead++] as InboxFrame;
-      const pending = INBOX_EVENTS.has(frame.t) ? this.#emit(frame.t, frame) : undefined;
-      if (pending !== undefined) {
-        void pending.then(() => {
-          this.#draining = false;
-          this.#handledUpTo(frame.inbox);
-          this.#drain();
-        });
-        return;
-      }
-      this.#handledUpTo(frame.inbox);
-    }
-    this.#queue = [];
-    this.#queueHead = 0;
-    this.#draining = false;
-  }
-
-  #handledUpTo(inbox: number): void {
-    if (inbox > this.#handled) this.#handled = inbox;
-    if (this.#opts.autoAck) this.#scheduleAck();
-  }
-
+  /** One ack per burst: frames read in one turn of the event loop share it. */
   #scheduleAck(): void {
     if (this.#ackScheduled) return;
     this.#ackScheduled = true;
@@ -654,73 +545,27 @@ export class ParleyClient {
   }
 
   #flushAck(): void {
-    const conn = this.#conn;
-    if (conn === null || !conn.ready) return;
-    const ackable = this.#opts.autoAck ? Math.max(this.#handled, this.#manualAck) : this.#manualAck;
-    const target = Math.min(ackable, conn.highestReceived);
+    const conn = this.#openConn();
+    if (conn === null) return;
+    // Acking a number the server has not sent on this connection is bad_request.
+    const target = Math.min(this.#inbox.ackable, conn.highestReceived);
     if (target <= conn.lastAck) return;
     conn.lastAck = target;
     this.#write(conn, { t: 'ack', inbox: target });
   }
 
-  #onSent(frame: SentFrame): void {
-    const send = this.#sends.get(frame.id);
-    // A repeated `sent` (the send was written twice across a reconnect) finds nothing.
-    if (send === undefined) return;
-    this.#sends.delete(frame.id);
-    if (!send.written) this.#unwritten--;
-    if (this.#sendPause === null) this.#sendRetries = 0;
-    send.resolve({ id: frame.id, conv: frame.conv, seq: frame.seq, ts: frame.ts });
-  }
-
-  #onError(conn: Connection, frame: ErrorFrame): void {
-    const error = ParleyClientError.fromFrame(frame);
-    if (!conn.ready) {
-      // The answer to `auth`. After `unauthorized` the server closes with 4001; do not wait for it.
-      this.#lost(conn, frame.code === 'unauthorized' ? CloseCode.unauthorized : ABNORMAL, frame.message, error);
-      return;
-    }
-    if (typeof frame.rid === 'string') {
-      const req = this.#requests.get(frame.rid);
-      if (req !== undefined) {
-        this.#settleRequest(req);
-        req.reject(error);
-        return;
-      }
-    }
-    if (typeof frame.id === 'string') {
-      const send = this.#sends.get(frame.id);
-      if (send !== undefined) {
-        if (frame.code === 'rate_limited' || frame.code === 'unavailable') {
-          if (send.written) {
-            send.written = false;
-            this.#unwritten++;
-          }
-          this.#pauseSends();
-          return;
-        }
-        this.#sends.delete(frame.id);
-        if (!send.written) this.#unwritten--;
-        send.reject(error);
-        return;
-      }
-    }
-    this.#emit('error', error);
-  }
-
-  #onAnswer(frame: AnswerFrame): void {
-    const req = this.#requests.get(frame.rid as string);
-    if (req === undefined) return; // timed out already: the late answer is dropped
-    this.#settleRequest(req);
-    if (frame.t !== req.expect) {
-      req.reject(new ParleyClientError('bad_frame', `expected ${req.expect} for rid ${req.rid}, got ${frame.t}`));
-      return;
-    }
-    req.resolve(frame);
-  }
-
   // -------------------------------------------------------------------------
   // Writing
+
+  #openConn(): Connection | null {
+    const conn = this.#conn;
+    return conn !== null && conn.ready ? conn : null;
+  }
+
+  #writer(): Writer {
+    const conn = this.#openConn();
+    return conn === null ? null : (data) => this.#writeData(conn, data);
+  }
 
   #write(conn: Connection, frame: object): void {
     this.#writeData(conn, this.#codec.encode(frame));
@@ -743,11 +588,6 @@ export class ParleyClient {
     return data;
   }
 
-  #openConn(): Connection | null {
-    const conn = this.#conn;
-    return conn !== null && conn.ready ? conn : null;
-  }
-
   // -------------------------------------------------------------------------
   // Sends
 
@@ -761,6 +601,7 @@ export class ParleyClient {
     return this.#enqueueSend(to, options, (id) => ({ t: 'send', id, to, payloads, ...(options.type !== undefined && { type: options.type }) }));
   }
 
+  /** A send with the id of a send still pending returns that send's promise and writes nothing. */
   #enqueueSend(to: string, options: SendOptions, build: (id: string) => SendFrame): Promise<SendResult> {
     if (this.#state === 'closed') return Promise.reject(new ParleyClientError('closed', 'the client is closed', { id: options.id }));
     const id = options.id ?? nanoid();
@@ -770,8 +611,8 @@ export class ParleyClient {
     if (typeof to !== 'string' || !/^(user|group):./.test(to)) {
       return Promise.reject(new ParleyClientError('invalid_argument', `send target must be user:<u> or group:<g>, got ${String(to)}`, { id }));
     }
-    const existing = this.#sends.get(id);
-    if (existing !== undefined) return existing.promise;
+    const existing = this.#outbox.pending(id);
+    if (existing !== undefined) return existing;
     let data: WireData;
     try {
       data = this.#encodeChecked(build(id));
@@ -780,48 +621,7 @@ export class ParleyClient {
         ? new ParleyClientError(error.code, error.message, { id })
         : new ParleyClientError('invalid_argument', 'the send cannot be encoded', { id, cause: error }));
     }
-    let resolve!: (r: SendResult) => void;
-    let reject!: (e: ParleyClientError) => void;
-    const promise = new Promise<SendResult>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    const send: PendingSend = { id, data, written: false, promise, resolve, reject };
-    this.#sends.set(id, send);
-    const conn = this.#openConn();
-    if (conn !== null && this.#unwritten === 0 && this.#sendPause === null) {
-      send.written = true;
-      this.#writeData(conn, data);
-    } else {
-      this.#unwritten++;
-    }
-    return promise;
-  }
-
-  /** Writes every unwritten send, in call order, unless paused or offline. */
-  #pumpSends(): void {
-    const conn = this.#openConn();
-    if (conn === null || this.#sendPause !== null || this.#unwritten === 0) return;
-    for (const send of this.#sends.values()) {
-      if (send.written) continue;
-      send.written = true;
-      this.#writeData(conn, send.data);
-    }
-    this.#unwritten = 0;
-  }
-
-  #pauseSends(): void {
-    if (this.#sendPause !== null) return;
-    const delay = backoffDelay(++this.#sendRetries, this.#opts.rateLimitRetry);
-    this.#sendPause = setTimeout(() => {
-      this.#sendPause = null;
-      this.#pumpSends();
-    }, delay);
-  }
-
-  #clearSendPause(): void {
-    if (this.#sendPause !== null) clearTimeout(this.#sendPause);
-    this.#sendPause = null;
+    return this.#outbox.add(id, data);
   }
 
   // -------------------------------------------------------------------------
@@ -834,7 +634,7 @@ export class ParleyClient {
    */
   ack(inbox: number): void {
     if (!Number.isSafeInteger(inbox) || inbox < 0) throw new ParleyClientError('invalid_argument', 'inbox must be a non-negative integer');
-    if (inbox > this.#manualAck) this.#manualAck = inbox;
+    this.#inbox.ack(inbox);
     this.#flushAck();
   }
 
@@ -862,32 +662,17 @@ export class ParleyClient {
 
   #request<T extends AnswerFrame>(fields: Record<string, unknown> & { t: string }, expect: T['t']): Promise<T> {
     if (this.#state === 'closed') return Promise.reject(new ParleyClientError('closed', 'the client is closed'));
-    const rid = (++this.#rid).toString(36);
+    const rid = this.#requests.nextRid();
     let data: WireData;
     try {
       data = this.#encodeChecked({ ...fields, rid });
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.#requests.get(rid) !== req) return;
-        this.#requests.delete(rid);
-        reject(new ParleyClientError('timeout', `no answer to ${fields.t} within ${this.#opts.requestTimeoutMs} ms`));
-      }, this.#opts.requestTimeoutMs);
-      const req: PendingRequest = { rid, data, expect, conn: null, timer, resolve: resolve as (f: AnswerFrame) => void, reject };
-      this.#requests.set(rid, req);
-      const conn = this.#openConn();
-      if (conn !== null) {
-        req.conn = conn;
-        this.#writeData(conn, data);
-      }
+    const conn = this.#openConn();
+    return this.#requests.add<T>(rid, data, expect, conn, (d) => {
+      if (conn !== null) this.#writeData(conn, d);
     });
-  }
-
-  #settleRequest(req: PendingRequest): void {
-    clearTimeout(req.timer);
-    this.#requests.delete(req.rid);
   }
 
   /** A page of `conv`, newest last; `more` says older messages exist. */
@@ -948,37 +733,5 @@ export class ParleyClient {
     const started = performance.now();
     await this.#request<PongFrame>({ t: 'ping' }, 'pong');
     return performance.now() - started;
-  }
-
-  // -------------------------------------------------------------------------
-
-  /**
-   * Calls the handlers of `type`. Returns a promise when some handler
-   * returned one (it settles when all have, never rejects); undefined when
-   * all finished synchronously, so a burst of synchronous handlers costs no
-   * promise at all.
-   */
-  #emit<K extends ParleyClientEvent>(type: K, event: ParleyClientEvents[K]): Promise<void> | undefined {
-    const set = this.#handlers.get(type);
-    if (set === undefined || set.size === 0) return undefined;
-    let pending: Promise<unknown>[] | undefined;
-    // A copy only when needed: a handler may remove itself (or others) while called.
-    for (const handler of set.size === 1 ? set : [...set]) {
-      try {
-        const r = handler(event);
-        if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') {
-          (pending ??= []).push(Promise.resolve(r).catch((cause: unknown) => this.#handlerFailed(type, cause)));
-        }
-      } catch (cause) {
-        this.#handlerFailed(type, cause);
-      }
-    }
-    return pending === undefined ? undefined : Promise.all(pending).then(() => undefined);
-  }
-
-  #handlerFailed(type: ParleyClientEvent, cause: unknown): void {
-    // An error handler that fails is not reported again: that could loop.
-    if (type === 'error') return;
-    this.#emit('error', new ParleyClientError('handler_failed', `a ${type} handler failed`, { cause }));
   }
 }
