@@ -12,7 +12,8 @@
  * 4001; frames over `frameBytes` → close 1009 (ws `maxPayload`); `body` over
  * `bodyBytes` → `too_large`; sends over the token bucket (200, refilled at
  * 50/s) → `rate_limited`, and close 4008 after `rateAbuseMs` (10 s) of
- * refusals without a pause; a reader that lets more than `sendBufferBytes`
+ * refusals without a pause (a pause: `RATE_PAUSE_MS`, 1 s, without a
+ * refused send); a reader that lets more than `sendBufferBytes`
  * (4 MiB) queue up is dropped; the same device connecting again closes the
  * older connection with 4010. Every error names the rule it broke and
  * leaves the connection open unless a close code applies.
@@ -31,6 +32,9 @@ import { isError, type ConnMsg, type ConvMsg, type DomainError, type ErrorCode, 
 import type { Limits } from '../config.js';
 import type { Tokens } from '../auth/tokens.js';
 import type { GatewayMetrics } from './metrics.js';
+
+/** A client that sends nothing refused for this long has paused: its next refusal starts a new streak. */
+export const RATE_PAUSE_MS = 1000;
 
 export const CLOSE = { unauthorized: 4001, authTimeout: 4002, rateAbuse: 4008, replaced: 4010, tooLarge: 1009, goingAway: 1001, slowReader: 1013 } as const;
 
@@ -70,7 +74,9 @@ export class Session implements Behaviour<ConnMsg> {
   private queued: ClientFrame[] = [];
   private sendBucket: TokenBucket;
   private keysBucket: TokenBucket;
+  /** The first refusal of the current streak, and the latest one. */
   private refusingSince = 0;
+  private lastRefusal = 0;
   private authTimer: ReturnType<typeof setTimeout> | null;
   private userMonitor: string | null = null;
   /** With an asynchronous filter, sends go through this chain to keep their order. */
@@ -320,7 +326,11 @@ export class Session implements Behaviour<ConnMsg> {
   private send(f: FrameOf<'send'>): void {
     const now = Date.now();
     if (!this.sendBucket.take(now)) {
-      if (this.refusingSince === 0) this.refusingSince = now;
+      // A streak of refusals ends only when the client pauses. The sends the
+      // refilling bucket lets through now and then do not end it: if they did,
+      // a steady flood over the rate would never be closed.
+      if (this.refusingSince === 0 || now - this.lastRefusal >= RATE_PAUSE_MS) this.refusingSince = now;
+      this.lastRefusal = now;
       if (now - this.refusingSince >= this.d.limits.rateAbuseMs) {
         this.close(CLOSE.rateAbuse, 'rate limit abused');
         return;
@@ -329,7 +339,6 @@ export class Session implements Behaviour<ConnMsg> {
       this.error('rate_limited', `send: over ${this.d.limits.sendRate} sends/s (bursts of ${this.d.limits.sendBurst}); send it again later with the same id`, f);
       return;
     }
-    this.refusingSince = 0;
     const { conv, err } = this.target(f.to);
     if (err) {
       this.error('bad_request', err, f);

@@ -1,0 +1,164 @@
+/**
+ * Floods (PROTOCOL.md "Precise rules: Rate limit", "Close codes"): sends
+ * over the token bucket get `rate_limited` naming the rule and the
+ * connection stays open; a refused send can be sent again later with the
+ * same id and is accepted once; sends refused without pause for
+ * `rateAbuseMs` close the connection with 4008. Small limits here: a bucket
+ * of 10 refilled at 20/s, 4008 after 1.5 s.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { bystanders, connect, dm, msgId, newUser, sleep, unaffected, type Bystanders, type Frame, type Peer, type TestNode, startNode } from './helpers.js';
+
+const RATE = 20;
+const BURST = 10;
+const ABUSE_MS = 1500;
+
+describe('floods', () => {
+  let t: TestNode;
+  let by: Bystanders;
+
+  before(async () => {
+    t = await startNode({ limits: { sendRate: RATE, sendBurst: BURST, rateAbuseMs: ABUSE_MS } });
+    by = await bystanders(t);
+  });
+  after(async () => {
+    by?.close();
+    await t?.stop();
+  });
+
+  /** The answer (`sent` or `error`) to each id, in the order given. */
+  async function answers(p: Peer, ids: string[]): Promise<Frame[]> {
+    return Promise.all(ids.map((id) => p.next((f) => (f.t === 'sent' || f.t === 'error') && f.id === id, 10_000, `answer to ${id}`)));
+  }
+
+  test('a burst over the bucket: rate_limited naming the rule; a refused send sent again later with the same id is accepted once', async () => {
+    const flooder = await newUser(t, 'flooder');
+    const to = await newUser(t, 'floodee');
+    try {
+      const ids: string[] = [];
+      await unaffected(t, by, async () => {
+        for (let i = 0; i < 3 * BURST; i++) {
+          const id = msgId();
+          ids.push(id);
+          flooder.peer.send({ t: 'send', id, to: `user:${to.name}`, body: { n: i } });
+        }
+        const got = await answers(flooder.peer, ids);
+        const sent = got.filter((f) => f.t === 'sent');
+        const refused = got.filter((f) => f.t === 'error');
+        assert.ok(sent.length >= BURST && sent.length <= BURST + 3, `${sent.length} accepted of ${ids.length}`);
+        for (const e of refused) {
+          assert.equal(e.code, 'rate_limited');
+          assert.equal(e.message, `send: over ${RATE} sends/s (bursts of ${BURST}); send it again later with the same id`);
+        }
+        // The first ones were accepted, in order, with gap-free seqs.
+        assert.deepEqual(
+          sent.map((f) => f.seq),
+          sent.map((_, i) => i + 1),
+        );
+        await flooder.peer.alive();
+
+        // Later, the refused ones again with the same ids: accepted, in the order sent.
+        await sleep(1000);
+        const again = refused.slice(0, BURST).map((e) => e.id as string);
+        const bodies = new Map(ids.map((id, i) => [id, { n: i }]));
+        for (const id of again) flooder.peer.send({ t: 'send', id, to: `user:${to.name}`, body: bodies.get(id) });
+        const second = await answers(flooder.peer, again);
+        assert.deepEqual(
+          second.map((f) => [f.t, f.seq]),
+          again.map((_, i) => ['sent', sent.length + i + 1]),
+        );
+        // An accepted one sent again answers the same `sent` and delivers nothing twice.
+        await sleep(200);
+        const first = sent[0]!;
+        flooder.peer.send({ t: 'send', id: first.id, to: `user:${to.name}`, body: { n: 0 } });
+        const repeat = await flooder.peer.next((f) => f.t === 'sent' && f.id === first.id);
+        assert.deepEqual(repeat, first);
+
+        // The recipient has each accepted message exactly once, in order.
+        const expected = [...sent.map((f) => f.id), ...again];
+        const seen: string[] = [];
+        while (seen.length < expected.length) {
+          const m = await to.peer.next((f) => f.t === 'msg', 5000, `msg ${seen.length + 1} of ${expected.length}`);
+          seen.push(m.id as string);
+          to.peer.send({ t: 'ack', inbox: m.inbox });
+        }
+        assert.deepEqual(seen, expected);
+        await to.peer.quiet((f) => f.t === 'msg', 300);
+        const h = await to.peer.request({ t: 'history', conv: dm(flooder.name, to.name), limit: 100 });
+        assert.deepEqual(
+          (h.messages as Frame[]).map((m) => [m.seq, m.id, m.body]),
+          expected.map((id, i) => [i + 1, id, bodies.get(id)]),
+        );
+      });
+    } finally {
+      flooder.peer.close();
+      to.peer.close();
+    }
+  });
+
+  test('sends refused without pause for limits.rateAbuseMs: close 4008', async () => {
+    const flooder = await newUser(t, 'abuser');
+    const to = await newUser(t, 'target');
+    const other = await connect(t, flooder.name, 'd2');
+    try {
+      await unaffected(t, by, async () => {
+        // A steady flood, ten times the rate: the bucket lets one through now and then, the rest is refused.
+        let firstRefusal = 0;
+        let accepted = 0;
+        flooder.peer.ws.on('message', (d: Buffer) => {
+          const f = JSON.parse(d.toString()) as Frame;
+          if (f.t === 'error' && f.code === 'rate_limited' && firstRefusal === 0) firstRefusal = Date.now();
+          if (f.t === 'sent') accepted++;
+        });
+        const timer = setInterval(() => {
+          if (flooder.peer.ws.readyState === 1) flooder.peer.send({ t: 'send', id: msgId(), to: `user:${to.name}`, body: 'flood' });
+        }, 1000 / (10 * RATE));
+        try {
+          const closed = await flooder.peer.closedWith(ABUSE_MS + 5000);
+          const after = Date.now() - firstRefusal;
+          assert.equal(closed.code, 4008);
+          assert.match(closed.reason, /rate limit abused/);
+          assert.ok(after >= ABUSE_MS - 100, `closed ${after} ms after the first refusal`);
+          assert.ok(accepted > BURST, `only ${accepted} accepted: the flood was not steady`);
+        } finally {
+          clearInterval(timer);
+        }
+        // The user's other device, and the user reconnecting, are fine.
+        await other.alive();
+        const back = await connect(t, flooder.name, 'd1');
+        const id = msgId();
+        back.send({ t: 'send', id, to: `user:${to.name}`, body: 'calm again' });
+        assert.equal((await back.next((f) => f.id === id && (f.t === 'sent' || f.t === 'error'))).t, 'sent');
+        back.close();
+      });
+    } finally {
+      flooder.peer.close();
+      to.peer.close();
+      other.close();
+    }
+  });
+
+  test('a client that pauses when refused is never closed, however long it keeps coming back', async () => {
+    const u = await newUser(t, 'patient');
+    const to = await newUser(t, 'patientee');
+    try {
+      const started = Date.now();
+      let rounds = 0;
+      while (Date.now() - started < 2 * ABUSE_MS) {
+        const ids = Array.from({ length: BURST + 5 }, () => msgId());
+        for (const id of ids) u.peer.send({ t: 'send', id, to: `user:${to.name}`, body: rounds });
+        const got = await answers(u.peer, ids);
+        assert.ok(got.some((f) => f.t === 'error' && f.code === 'rate_limited'), 'the burst was not refused');
+        rounds++;
+        await sleep(1100);
+      }
+      assert.ok(rounds >= 3);
+      await u.peer.alive();
+      assert.equal(u.peer.closeCode, null);
+    } finally {
+      u.peer.close();
+      to.peer.close();
+    }
+  });
+});
