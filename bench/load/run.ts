@@ -1,0 +1,512 @@
+/**
+ * `npm run bench:load [-- flags]`: the chat node under load, beside a raw
+ * `ws` relay measured in the same run with the same driver (issue 4, §5).
+ *
+ * Processes, all on loopback: the server under test (bench/load/node-server.ts:
+ * `createNode` with a fresh LevelDB directory, durability fsync, send rate
+ * limit lifted; or bench/load/relay.ts, the in-memory relay), and driver
+ * processes (bench/load/driver.ts, a lean raw-ws client, tokens signed with
+ * the node's secret). Every phase starts a fresh server and fresh drivers and
+ * removes them and the data directory afterwards.
+ *
+ * Phases (each for the node, then the relay):
+ * - `sat`: U users online (--users 1000), S senders (--senders 500) each
+ *   keeping W sends unanswered (--window 4) to a recipient of its own,
+ *   100-byte bodies; warm-up (--warmup 10 s), then measured (--measure 20 s):
+ *   delivered `msg` frames/s at the recipients, end-to-end latency (send
+ *   written → msg read) p50/p90/p99. Everyone acks; the node's delivered
+ *   receipts flow back to the senders, who ack them too.
+ * - `paced`: the same users, sends offered at a fixed rate (--rate 10000/s,
+ *   open loop), latency from the time each send was due.
+ * - `group`: 1024 users online, one group of all of them, G senders
+ *   (--group-senders 4, window --group-window 4) sending to it; copies/s =
+ *   `msg` frames received by members.
+ * - `idle`: N idle authenticated connections (--idle 15000) over several
+ *   driver processes and source addresses 127.0.0.2…; server RSS delta / N
+ *   and connects/s (connect + auth + ready, --connect-concurrency per driver).
+ *   Every process here is capped at 20,000 open files, so one server holds
+ *   ~19k sockets at most: 50k cannot be measured on this box.
+ * - `drain` (node only): 10 000 messages (--drain) queued for an offline
+ *   device, time from its reconnect until it has received all of them.
+ *
+ * --runs N (default 3) repeats everything; figures are medians over runs.
+ * --only sat,paced,… picks phases; --quick is a short smoke run; --profile
+ * writes CPU profiles of the node (every thread) for sat and group and
+ * prints their top functions; --workers N scheduler threads (default 2);
+ * --drivers N driver processes for sat/paced (default 1); --json prints the
+ * figures as JSON lines (notes go to stderr).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { report, note, median } from '../lib/report.js';
+import { mergeHistograms, summarize, type LatencySummary } from './hist.js';
+import { rssBytes, threadTimes, threadLoad, processCpu, machineBusy, type ThreadTimes } from './proc.js';
+import { summarizeProfile } from './profile.js';
+import type { DriverCmd, DriverReply, Snapshot } from './ipc.js';
+
+const here = new URL('.', import.meta.url).pathname;
+
+const { values: flags } = parseArgs({
+  args: process.argv.slice(2),
+  allowPositionals: true,
+  options: {
+    users: { type: 'string', default: '1000' },
+    senders: { type: 'string', default: '500' },
+    window: { type: 'string', default: '4' },
+    warmup: { type: 'string', default: '10' },
+    measure: { type: 'string', default: '20' },
+    rate: { type: 'string', default: '10000' },
+    workers: { type: 'string', default: '2' },
+    drivers: { type: 'string', default: '1' },
+    idle: { type: 'string', default: '15000' },
+    'per-driver': { type: 'string', default: '7500' },
+    'connect-concurrency': { type: 'string', default: '64' },
+    drain: { type: 'string', default: '10000' },
+    group: { type: 'string', default: '1024' },
+    'group-senders': { type: 'string', default: '4' },
+    'group-window': { type: 'string', default: '4' },
+    runs: { type: 'string', default: process.env.PARLEY_BENCH_RUNS ?? '3' },
+    only: { type: 'string', default: 'sat,paced,group,idle,drain' },
+    durability: { type: 'string', default: 'fsync' },
+    profile: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+const num = (k: keyof typeof flags): number => Number(flags[k]);
+const quick = flags.quick === true;
+const O = {
+  users: num('users'),
+  senders: num('senders'),
+  window: num('window'),
+  warmupS: quick ? 2 : num('warmup'),
+  measureS: quick ? 4 : num('measure'),
+  rate: num('rate'),
+  workers: num('workers'),
+  drivers: num('drivers'),
+  idle: quick ? 2000 : num('idle'),
+  perDriver: num('per-driver'),
+  concurrency: num('connect-concurrency'),
+  drain: quick ? 2000 : num('drain'),
+  group: num('group'),
+  groupSenders: num('group-senders'),
+  groupWindow: num('group-window'),
+  runs: quick ? 1 : num('runs'),
+  only: new Set(String(flags.only).split(',')),
+  durability: flags.durability === 'os' ? ('os' as const) : ('fsync' as const),
+  profile: flags.profile === true,
+};
+const SECRET = randomBytes(32).toString('base64url');
+
+// ---- processes ---------------------------------------------------------------------------
+
+const live = new Set<ChildProcess>();
+const dirs = new Set<string>();
+
+function cleanup(): void {
+  for (const p of live) if (p.exitCode === null && p.pid !== undefined) process.kill(p.pid, 'SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+function exited(p: ChildProcess, ms: number): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      if (p.pid !== undefined && p.exitCode === null) process.kill(p.pid, 'SIGKILL');
+    }, ms);
+    p.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+interface Server {
+  kind: 'node' | 'relay';
+  url: string;
+  pid: number;
+  /** Linux thread id → main / sched-<n>; the node's other threads (libuv pool, V8 helpers, GC) are "other". */
+  threads: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+async function startServer(kind: 'node' | 'relay', profileDir?: string): Promise<Server> {
+  const execArgv = ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  let data = '';
+  let p: ChildProcess;
+  if (kind === 'node') {
+    data = mkdtempSync(join(tmpdir(), 'parley-load-'));
+    dirs.add(data);
+    p = fork(join(here, 'node-server.ts'), [JSON.stringify({ data, workers: O.workers, secret: SECRET, durability: O.durability })], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  } else {
+    p = fork(join(here, 'relay.ts'), [SECRET], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  }
+  live.add(p);
+  const up = await new Promise<{ url: string; pid: number; threads?: Record<string, string> }>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${kind} did not start in 60 s`)), 60_000);
+    p.once('message', (m: { t: string; url: string; pid: number; threads?: Record<string, string> }) => {
+      clearTimeout(t);
+      resolve(m);
+    });
+    p.once('exit', (code) => reject(new Error(`${kind} exited with ${code} before listening`)));
+  });
+  return {
+    kind,
+    url: up.url,
+    pid: up.pid,
+    threads: up.threads ?? { [String(up.pid)]: 'main' },
+    stop: async () => {
+      if (p.connected) p.send({ t: 'stop' });
+      await exited(p, 30_000);
+      live.delete(p);
+      if (data) {
+        rmSync(data, { recursive: true, force: true });
+        dirs.delete(data);
+      }
+    },
+  };
+}
+
+class Driver {
+  private n = 0;
+  private readonly waiting = new Map<number, (r: DriverReply) => void>();
+  readonly ready: Promise<void>;
+  constructor(readonly proc: ChildProcess) {
+    this.ready = new Promise<void>((resolve) => this.waiting.set(0, () => resolve()));
+    proc.on('message', (m: DriverReply & { n: number }) => {
+      const w = this.waiting.get(m.n);
+      this.waiting.delete(m.n);
+      w?.(m);
+    });
+    proc.on('exit', () => {
+      for (const w of this.waiting.values()) w({ ok: false, error: 'driver exited' });
+      this.waiting.clear();
+    });
+  }
+  get pid(): number {
+    return this.proc.pid!;
+  }
+  async rpc<R extends DriverReply = DriverReply>(cmd: DriverCmd): Promise<R> {
+    const n = ++this.n;
+    const r = await new Promise<DriverReply>((resolve) => {
+      this.waiting.set(n, resolve);
+      this.proc.send({ ...cmd, n });
+    });
+    if (!r.ok) throw new Error(`driver ${cmd.cmd}: ${r.error}`);
+    return r as R;
+  }
+}
+
+async function startDrivers(count: number, url: string): Promise<Driver[]> {
+  const ds: Driver[] = [];
+  for (let i = 0; i < count; i++) {
+    const p = fork(join(here, 'driver.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    live.add(p);
+    ds.push(new Driver(p));
+  }
+  await Promise.all(ds.map((d) => d.ready));
+  await Promise.all(ds.map((d) => d.rpc({ cmd: 'init', url, secret: SECRET })));
+  return ds;
+}
+
+async function stopDrivers(ds: Driver[]): Promise<void> {
+  await Promise.all(ds.map((d) => d.rpc({ cmd: 'close_all' }).catch(() => undefined)));
+  await Promise.all(
+    ds.map(async (d) => {
+      await d.rpc({ cmd: 'exit' }).catch(() => undefined);
+      await exited(d.proc, 5000);
+      live.delete(d.proc);
+    }),
+  );
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const user = (prefix: string, i: number): string => `${prefix}${String(i).padStart(5, '0')}`;
+
+// ---- measuring a load ----------------------------------------------------------------------
+
+interface LoadResult {
+  perSec: number;
+  e2e: LatencySummary;
+  sentPerSec: number;
+  sentLat: LatencySummary;
+  receiptsPerSec: number;
+  errors: Record<string, number>;
+  threads: string;
+  serverCpu: number;
+  driverCpu: number;
+  /** CPU (1 = one core) used on the machine by processes other than this benchmark's during the window. */
+  othersCpu: number;
+}
+
+/** CPU per named thread (1 = one core), the unnamed ones summed as "other". */
+function describeThreads(names: Record<string, string>, a: ThreadTimes, b: ThreadTimes, s: number): string {
+  const by = new Map<string, number>();
+  for (const t of threadLoad(a, b, s, 0)) {
+    const n = names[t.tid] ?? 'other';
+    by.set(n, (by.get(n) ?? 0) + t.share);
+  }
+  return [...by]
+    .sort((x, y) => (x[0] === 'other' ? 1 : y[0] === 'other' ? -1 : x[0] < y[0] ? -1 : 1))
+    .map(([n, v]) => `${n} ${(v * 100).toFixed(0)}%`)
+    .join(', ');
+}
+
+/** Starts the load on every driver, warms up, measures, stops it; the server stays up. */
+async function measureLoad(server: Server, ds: Driver[], pairsOf: (d: number) => Array<[string, string]>, mode: 'window' | 'rate', window: number, rate: number): Promise<LoadResult> {
+  await Promise.all(ds.map((d, i) => d.rpc({ cmd: 'load', pairs: pairsOf(i), mode, window, rate: rate / ds.length })));
+  await sleep(O.warmupS * 1000);
+  const marks = await Promise.all(ds.map((d) => d.rpc<DriverReply & { at: number }>({ cmd: 'mark' })));
+  const t0 = threadTimes(server.pid);
+  const c0 = ds.map((d) => processCpu(d.pid));
+  const m0 = machineBusy();
+  const w0 = performance.now();
+  await sleep(O.measureS * 1000);
+  const snaps = await Promise.all(ds.map((d) => d.rpc<Snapshot>({ cmd: 'snap' })));
+  const wall = (performance.now() - w0) / 1000;
+  const t1 = threadTimes(server.pid);
+  const c1 = ds.map((d) => processCpu(d.pid));
+  const m1 = machineBusy();
+  await Promise.all(ds.map((d) => d.rpc({ cmd: 'halt', timeoutMs: 15_000 })));
+  const secs = median(snaps.map((s, i) => (s.at - marks[i]!.at) / 1000));
+  const sum = (f: (s: Snapshot) => number): number => snaps.reduce((a, s) => a + f(s), 0);
+  const errors: Record<string, number> = {};
+  for (const s of snaps) for (const [k, v] of Object.entries(s.errorCodes)) errors[k] = (errors[k] ?? 0) + v;
+  for (const s of snaps) for (const e of s.firstErrors) note(`  error: ${e}`);
+  const serverCpu = (Object.values(t1).reduce((a, t) => a + t.cpu, 0) - Object.values(t0).reduce((a, t) => a + t.cpu, 0)) / wall;
+  const driverCpu = c1.reduce((a, c, i) => a + c - c0[i]!, 0) / wall;
+  return {
+    perSec: sum((s) => s.delivered) / secs,
+    e2e: summarize(mergeHistograms(snaps.map((s) => s.e2e))),
+    sentPerSec: sum((s) => s.sent) / secs,
+    sentLat: summarize(mergeHistograms(snaps.map((s) => s.sentLat))),
+    receiptsPerSec: sum((s) => s.receipts) / secs,
+    errors,
+    threads: describeThreads(server.threads, t0, t1, wall),
+    serverCpu,
+    driverCpu,
+    othersCpu: Math.max(0, (m1 - m0) / wall - serverCpu - driverCpu),
+  };
+}
+
+function fmtLat(l: LatencySummary): string {
+  return `p50 ${l.p50.toFixed(2)} p90 ${l.p90.toFixed(2)} p99 ${l.p99.toFixed(2)} max ${l.max.toFixed(1)} ms (n=${l.count})`;
+}
+
+function noteLoad(label: string, r: LoadResult): void {
+  note(
+    `${label}: delivered ${Math.round(r.perSec)}/s, sent ${Math.round(r.sentPerSec)}/s, receipts ${Math.round(r.receiptsPerSec)}/s; e2e ${fmtLat(r.e2e)}; send→sent ${fmtLat(r.sentLat)}` +
+      `; cpu: server ${(r.serverCpu * 100).toFixed(0)}%, driver ${(r.driverCpu * 100).toFixed(0)}%, other processes ${(r.othersCpu * 100).toFixed(0)}%` +
+      (Object.keys(r.errors).length ? `; errors ${JSON.stringify(r.errors)}` : ''),
+  );
+  note(`  server threads: ${r.threads}`);
+}
+
+async function withProfile<T>(kind: 'node' | 'relay', label: string, fn: (s: Server) => Promise<T>): Promise<T> {
+  const dir = O.profile && kind === 'node' ? mkdtempSync(join(tmpdir(), 'parley-prof-')) : undefined;
+  if (dir) dirs.add(dir);
+  const server = await startServer(kind, dir);
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+    if (dir) {
+      for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile')).sort()) {
+        note(`  profile ${label} ${f}:`);
+        for (const line of summarizeProfile(join(dir, f), 12)) note(`    ${line}`);
+      }
+      rmSync(dir, { recursive: true, force: true });
+      dirs.delete(dir);
+    }
+  }
+}
+
+// ---- phases --------------------------------------------------------------------------------
+
+/** One-to-one: users split over the drivers; in each driver's slice, sender i sends to user i + n/2. */
+async function oneToOne(kind: 'node' | 'relay', mode: 'window' | 'rate'): Promise<LoadResult> {
+  return withProfile(kind, `${mode} ${kind}`, async (server) => {
+    const ds = await startDrivers(O.drivers, server.url);
+    try {
+      const per = Math.floor(O.users / ds.length);
+      const slices = ds.map((_, d) => Array.from({ length: per }, (_x, i) => user('u', d * per + i)));
+      const conn = await Promise.all(ds.map((d, i) => d.rpc<DriverReply & { failed: number }>({ cmd: 'connect', users: slices[i]!, addrs: [], concurrency: O.concurrency })));
+      const failed = conn.reduce((a, c) => a + c.failed, 0);
+      if (failed > 0) throw new Error(`${failed} of ${O.users} users could not connect`);
+      const sPer = Math.floor(O.senders / ds.length);
+      const pairsOf = (d: number): Array<[string, string]> => {
+        const s = slices[d]!;
+        return Array.from({ length: sPer }, (_x, i) => [s[i]!, `user:${s[(i + Math.floor(per / 2)) % per]!}`]);
+      };
+      const r = await measureLoad(server, ds, pairsOf, mode, O.window, O.rate);
+      noteLoad(`${mode === 'window' ? 'saturation' : `paced ${O.rate}/s`} ${kind}`, r);
+      return r;
+    } finally {
+      await stopDrivers(ds);
+    }
+  });
+}
+
+async function group(kind: 'node' | 'relay'): Promise<LoadResult> {
+  return withProfile(kind, `group ${kind}`, async (server) => {
+    const ds = await startDrivers(1, server.url);
+    try {
+      const members = Array.from({ length: O.group }, (_x, i) => user('g', i));
+      const c = await ds[0]!.rpc<DriverReply & { failed: number }>({ cmd: 'connect', users: members, addrs: [], concurrency: O.concurrency });
+      if (c.failed > 0) throw new Error(`${c.failed} group members could not connect`);
+      const g = await ds[0]!.rpc<DriverReply & { group: string }>({ cmd: 'group_create', owner: members[0]!, members: members.slice(1) });
+      const pairs: Array<[string, string]> = members.slice(0, O.groupSenders).map((m) => [m, `group:${g.group}`]);
+      const r = await measureLoad(server, ds, () => pairs, 'window', O.groupWindow, 0);
+      noteLoad(`group of ${O.group} ${kind} (copies)`, r);
+      return r;
+    } finally {
+      await stopDrivers(ds);
+    }
+  });
+}
+
+interface IdleResult {
+  perConn: number;
+  connectsPerSec: number;
+  connected: number;
+  connectLat: LatencySummary;
+}
+
+async function idle(kind: 'node' | 'relay'): Promise<IdleResult> {
+  const server = await startServer(kind);
+  const nd = Math.max(1, Math.ceil(O.idle / O.perDriver));
+  const ds = await startDrivers(nd, server.url);
+  try {
+    await sleep(1500);
+    const sample = async (): Promise<number> => {
+      const xs: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        xs.push(rssBytes(server.pid));
+        await sleep(200);
+      }
+      return median(xs);
+    };
+    const rss0 = await sample();
+    const per = Math.ceil(O.idle / nd);
+    const w0 = performance.now();
+    const rs = await Promise.all(
+      ds.map((d, k) => {
+        const users = Array.from({ length: Math.min(per, O.idle - k * per) }, (_x, i) => user('i', k * per + i));
+        // Each driver connects from its own source address, so 50k stays under the ephemeral port range per address.
+        return d.rpc<DriverReply & { failed: number; errors: string[]; hist: string }>({ cmd: 'connect', users, addrs: [`127.0.0.${2 + k}`], concurrency: O.concurrency });
+      }),
+    );
+    const secs = (performance.now() - w0) / 1000;
+    const failed = rs.reduce((a, r) => a + r.failed, 0);
+    for (const r of rs) for (const e of r.errors) note(`  connect error: ${e}`);
+    const connected = O.idle - failed;
+    await sleep(3000);
+    const rss1 = await sample();
+    const res: IdleResult = {
+      perConn: (rss1 - rss0) / connected,
+      connectsPerSec: connected / secs,
+      connected,
+      connectLat: summarize(mergeHistograms(rs.map((r) => r.hist))),
+    };
+    note(
+      `idle ${kind}: ${connected} of ${O.idle} connected by ${nd} drivers in ${secs.toFixed(1)} s (${Math.round(res.connectsPerSec)}/s, connect ${fmtLat(res.connectLat)}); RSS ${(rss0 / 2 ** 20).toFixed(0)} → ${(rss1 / 2 ** 20).toFixed(0)} MiB, ${(res.perConn / 1024).toFixed(2)} KiB per connection`,
+    );
+    return res;
+  } finally {
+    await stopDrivers(ds);
+    await server.stop();
+  }
+}
+
+async function drainPhase(): Promise<number> {
+  const server = await startServer('node');
+  const ds = await startDrivers(1, server.url);
+  try {
+    const r = await ds[0]!.rpc<DriverReply & { ms: number; readyMs: number; got: number; fillMs: number }>({ cmd: 'drain', sender: 'dsender', receiver: 'dreceiver', count: O.drain });
+    note(`drain: ${r.got} of ${O.drain} queued messages received in ${r.ms.toFixed(0)} ms after reconnecting (ready after ${r.readyMs.toFixed(0)} ms; queueing them took ${r.fillMs.toFixed(0)} ms)`);
+    if (r.got < O.drain) throw new Error(`drain: only ${r.got} of ${O.drain} messages arrived`);
+    return r.ms;
+  } finally {
+    await stopDrivers(ds);
+    await server.stop();
+  }
+}
+
+// ---- the runs ------------------------------------------------------------------------------
+
+interface Run {
+  sat?: { node: LoadResult; relay: LoadResult };
+  paced?: { node: LoadResult; relay: LoadResult };
+  group?: { node: LoadResult; relay: LoadResult };
+  idle?: { node: IdleResult; relay: IdleResult };
+  drain?: number;
+}
+
+note(
+  `load: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}; ${O.users} users, ${O.senders} senders, window ${O.window}, 100-byte bodies, ` +
+    `warm-up ${O.warmupS} s + ${O.measureS} s measured; ${O.workers} scheduler threads, durability ${O.durability}; ${O.drivers} driver process(es); ${O.runs} run(s)`,
+);
+const runs: Run[] = [];
+for (let i = 0; i < O.runs; i++) {
+  note(`run ${i + 1} of ${O.runs}`);
+  const r: Run = {};
+  if (O.only.has('sat')) r.sat = { node: await oneToOne('node', 'window'), relay: await oneToOne('relay', 'window') };
+  if (O.only.has('paced')) r.paced = { node: await oneToOne('node', 'rate'), relay: await oneToOne('relay', 'rate') };
+  if (O.only.has('group')) r.group = { node: await group('node'), relay: await group('relay') };
+  if (O.only.has('idle')) r.idle = { node: await idle('node'), relay: await idle('relay') };
+  if (O.only.has('drain')) r.drain = await drainPhase();
+  runs.push(r);
+}
+
+const med = <T>(pick: (r: Run) => T | undefined, f: (x: T) => number): number => median(runs.map(pick).filter((x): x is T => x !== undefined).map(f));
+
+if (O.only.has('sat')) {
+  const n = med((r) => r.sat?.node, (x) => x.perSec);
+  const b = med((r) => r.sat?.relay, (x) => x.perSec);
+  report({ name: 'load.1to1 delivered (durable, receipts)', value: n, unit: 'msg/s', baseline: b, baselineName: 'raw ws relay', goal: '>= 0.5 of relay' });
+  for (const p of ['p50', 'p90', 'p99'] as const) {
+    report({ name: `load.1to1 e2e ${p} at saturation`, value: med((r) => r.sat?.node, (x) => x.e2e[p]), unit: 'ms', baseline: med((r) => r.sat?.relay, (x) => x.e2e[p]), baselineName: 'raw ws relay' });
+  }
+}
+if (O.only.has('paced')) {
+  for (const p of ['p50', 'p90', 'p99'] as const) {
+    report({
+      name: `load.1to1 e2e ${p} at ${O.rate / 1000}k msg/s`,
+      value: med((r) => r.paced?.node, (x) => x.e2e[p]),
+      unit: 'ms',
+      baseline: med((r) => r.paced?.relay, (x) => x.e2e[p]),
+      baselineName: 'raw ws relay',
+      ...(p === 'p99' ? { goal: '<= 10 ms' } : {}),
+    });
+  }
+}
+if (O.only.has('group')) {
+  report({ name: `load.group${O.group} copies`, value: med((r) => r.group?.node, (x) => x.perSec), unit: 'copies/s', baseline: med((r) => r.group?.relay, (x) => x.perSec), baselineName: 'raw ws relay', goal: '>= 150k/s' });
+  report({ name: `load.group${O.group} copy e2e p99`, value: med((r) => r.group?.node, (x) => x.e2e.p99), unit: 'ms', baseline: med((r) => r.group?.relay, (x) => x.e2e.p99), baselineName: 'raw ws relay' });
+}
+if (O.only.has('idle')) {
+  report({
+    name: `load.idle RSS per authenticated conn at ${O.idle / 1000}k`,
+    value: med((r) => r.idle?.node, (x) => x.perConn / 1024),
+    unit: 'KiB',
+    baseline: med((r) => r.idle?.relay, (x) => x.perConn / 1024),
+    baselineName: 'raw ws relay',
+    goal: '<= 10 KB at 50k (20k-open-files cap per process here)',
+  });
+  report({ name: 'load.connects (connect+auth+ready)', value: med((r) => r.idle?.node, (x) => x.connectsPerSec), unit: 'conn/s', baseline: med((r) => r.idle?.relay, (x) => x.connectsPerSec), baselineName: 'raw ws relay' });
+}
+if (O.only.has('drain')) {
+  report({ name: `load.drain ${O.drain / 1000}k queued to a reconnecting device`, value: med((r) => r.drain, (x) => x), unit: 'ms' });
+}
