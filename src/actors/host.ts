@@ -969,7 +969,10 @@ export class Host implements RefHost {
 
   // ---- passivation and shutdown ---------------------------------------------------
 
-  /** Passivates virtual actors idle for their `idleMs`. Runs every `sweepMs`. */
+  /**
+   * Passivates virtual actors idle for their `idleMs`. Runs every `sweepMs`.
+   * An actor with a timer pending or a deferred reply still owed is not idle.
+   */
   sweep(now = Date.now()): number {
     this.now = now;
     let n = 0;
@@ -978,6 +981,8 @@ export class Host implements RefHost {
       if (cell.mbox !== null && cell.mbox.size === 0 && now - cell.lastActive > 1000) cell.mbox = null; // release the buffer of a quiet actor
       if (!cell.virtual || cell.idleMs <= 0 || now - cell.lastActive < cell.idleMs) continue;
       if (cell.timers !== null && cell.timers.size > 0) continue;
+      // It still owes a deferred reply: it is waiting for something, not idle.
+      if (cell.deferred !== null && cell.deferred.size > 0) continue;
       if (cell.beh.keepAlive !== undefined && cell.beh.keepAlive()) continue;
       this.passivate(cell, 'normal', true);
       n++;

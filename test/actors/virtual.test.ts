@@ -80,6 +80,35 @@ describe('activation and passivation', () => {
     await host.shutdown(100);
   });
 
+  test('a virtual actor that owes a deferred reply or has a timer pending is not passivated', async () => {
+    let slot: { resolve(v: unknown): void } | null = null;
+    const host = new Host({
+      node: 'n',
+      sweepMs: 5,
+      kinds: {
+        d: {
+          idleMs: 20,
+          create: () => ({
+            handle(m: string, ctx: ActorContext) {
+              if (m === 'wait') slot = ctx.deferReply();
+              else if (m === 'timer') ctx.sendAfter(150, 'ring');
+              return undefined;
+            },
+          }),
+        },
+      },
+    });
+    const answer = host.ref<string>('d:1').call('wait', { timeout: 2000 });
+    await host.ref<string>('d:2').call('timer');
+    await sleep(100);
+    assert.equal(host.isActive('d:1'), true, 'still owes its reply');
+    assert.equal(host.isActive('d:2'), true, 'still has a timer');
+    slot!.resolve('answer');
+    assert.equal(await answer, 'answer');
+    await waitFor(() => !host.isActive('d:1'), 2000, 'passivation once the reply is given');
+    await host.shutdown(100);
+  });
+
   test('messages that arrive while the save hook runs are handed, in order, to the next activation', async () => {
     const hold = gate();
     const seen: string[][] = [];
