@@ -29,6 +29,7 @@ import { WriteBehind } from './write-behind.js';
 import type { ChatEnv } from './env.js';
 import type { UserConv, UserRecord, KeyRecord } from './tables.js';
 import type { ChatSummary, ConnMsg, ConvMsg, DeviceKeys, HistoryMessage, InboxEntry, StoredMessage, UserMsg } from './messages.js';
+import { parseConv } from '../server/protocol/ids.js';
 
 const CACHE = 1024;
 const UNREAD_KEPT = 5000;
@@ -413,7 +414,11 @@ export class UserActor implements Behaviour<UserMsg> {
   private async uconv(conv: string): Promise<UserConv> {
     let uc = this.convs.get(conv);
     if (uc === undefined) {
-      uc = (await this.env.tables.uconv.get([this.id, conv])) ?? { accepted: 0, lastSeq: 0, lastTs: 0, read: 0, unreadSeqs: [], unreadExtra: 0, member: conv.startsWith('dm:') };
+      // One is a member of a dm only if it is one of its two users: a `read` of
+      // someone else's dm must not put it in one's chats list.
+      const dm = parseConv(conv);
+      const member = dm?.kind === 'dm' && (dm.a === this.user || dm.b === this.user);
+      uc = (await this.env.tables.uconv.get([this.id, conv])) ?? { accepted: 0, lastSeq: 0, lastTs: 0, read: 0, unreadSeqs: [], unreadExtra: 0, member };
       // Another message may have loaded it while this one awaited the read.
       uc = this.convs.get(conv) ?? uc;
       this.convs.set(conv, uc);
@@ -482,8 +487,13 @@ export class UserActor implements Behaviour<UserMsg> {
   }
 
   private async read(device: string, conv: string, seq: number, conn: ActorRef<ConnMsg>): Promise<void> {
+    const cached = this.convs.has(conv);
     const uc = await this.uconv(conv);
-    if (uc.lastSeq === 0 && !uc.member) {
+    if (uc.lastSeq === 0) {
+      // Nothing to read. A read of a made-up conversation id leaves nothing
+      // behind: not an empty chat in the chats list, nor an entry in memory.
+      if (!cached && !this.dirtyConvs.has(conv) && this.convs.get(conv) === uc) this.convs.delete(conv);
+      if (uc.member) return;
       const d = this.online.get(device);
       conn.send({ t: 'out', data: [encodeFrame({ t: 'error', code: 'bad_request', message: `read: ${this.user} has no messages in ${conv}` }, d?.codec ?? 'json')] });
       return;

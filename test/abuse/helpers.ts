@@ -241,7 +241,11 @@ export function msgId(): string {
   return `m${process.pid.toString(36)}x${(ids++).toString(36).padStart(6, '0')}`;
 }
 
-/** `from` sends `body` to `to`; waits for `sent` and for `to` to receive it, which then acknowledges. */
+/**
+ * `from` sends `body` to `to`; waits for `sent`, for `to` to receive it and
+ * acknowledge it, and for the delivered receipt to come back, so nothing of
+ * the exchange is still in flight when it returns.
+ */
 export async function exchange(from: { name: string; peer: Peer }, to: { name: string; peer: Peer }, body: unknown = 'hello'): Promise<Frame> {
   const id = msgId();
   from.peer.send({ t: 'send', id, to: `user:${to.name}`, body });
@@ -250,7 +254,18 @@ export async function exchange(from: { name: string; peer: Peer }, to: { name: s
   const msg = await to.peer.next((f) => f.t === 'msg' && f.id === id, 10_000, `msg ${id}`);
   assert.deepEqual(msg.body, body);
   to.peer.send({ t: 'ack', inbox: msg.inbox });
+  await delivered(from.peer, to.name, sent);
   return sent;
+}
+
+/** Waits for the delivered receipt of `sent` by `by`, and acknowledges it. */
+export async function delivered(p: Peer, by: string, sent: Frame): Promise<void> {
+  const r = await p.next(
+    (f) => f.t === 'receipt' && f.status === 'delivered' && f.by === by && f.conv === sent.conv && (f.seqs as number[]).includes(sent.seq as number),
+    10_000,
+    `delivered receipt of ${String(sent.id)} by ${by}`,
+  );
+  p.send({ t: 'ack', inbox: r.inbox });
 }
 
 /** What a user's store holds as the protocol shows it: the chats list and every conversation's history. */
