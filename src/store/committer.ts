@@ -139,15 +139,15 @@ export class Committer {
   private kick(): void {
     if (this.running) return;
     this.running = true;
-    void this.loop();
+    // From idle, wait one turn of the event loop so that commits issued in the same turn share the first batch.
+    setImmediate(() => void this.loop());
   }
 
   private async loop(): Promise<void> {
     try {
-      for (;;) {
-        // One turn of the event loop: lets callers woken by the last batch join this one.
-        await new Promise<void>((r) => setImmediate(r));
-        if (this.pending.length === 0) break;
+      // After a batch, the next one starts at once with whatever queued meanwhile: callers woken by
+      // the batch just written then prepare their next commits while that one is on its way to disk.
+      while (this.pending.length > 0) {
         if (this.reopen || this.reload) {
           const err = await this.recover();
           if (err) {
@@ -162,9 +162,11 @@ export class Committer {
           continue;
         }
         const batch = this.take();
-        const ready = await this.prepare(batch);
-        const built = this.build(ready);
-        await this.write(built);
+        // Usually every state is cached and this is synchronous: the write below then starts before
+        // the callers of the previous batch (queued microtasks) run, and their work overlaps the disk's.
+        const loading = this.prepare(batch);
+        const ready = Array.isArray(loading) ? loading : await loading;
+        await this.write(this.build(ready));
       }
     } finally {
       this.running = false;
@@ -223,7 +225,7 @@ export class Committer {
   }
 
   /** Loads the hot state the batch needs (one getMany); rejects the transactions whose state cannot be read. */
-  private async prepare(batch: TxEntry[]): Promise<TxEntry[]> {
+  private prepare(batch: TxEntry[]): TxEntry[] | Promise<TxEntry[]> {
     const want = new Map<string, { key: Uint8Array; queue: boolean }>();
     for (const e of batch) {
       for (const it of e.tx.intents) {
@@ -235,7 +237,10 @@ export class Committer {
       }
     }
     if (want.size === 0) return batch;
-    const loads = [...want.values()];
+    return this.load(batch, [...want.values()]);
+  }
+
+  private async load(batch: TxEntry[], loads: Array<{ key: Uint8Array; queue: boolean }>): Promise<TxEntry[]> {
     let values: Array<Uint8Array | undefined>;
     try {
       values = await this.o.adapter.getMany(loads.map((l) => l.key));

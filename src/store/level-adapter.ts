@@ -2,9 +2,14 @@
  * LevelAdapter: the storage adapter over LevelDB (`level` 10, classic-level
  * underneath), keys and values as Buffers with no transcoding.
  *
- * Defaults: LevelDB's own (4 MiB write buffer, 8 MiB block cache, snappy),
- * except `maxOpenFiles` 500: a process here may hold at most 20,000 files,
- * and the store shares the process with every socket of the gateway.
+ * Defaults: LevelDB's own (8 MiB block cache, snappy), except
+ * - `writeBufferSize` 16 MiB (LevelDB: 4 MiB): with the log doubling the
+ *   bytes of every write, 4 MiB memtables fill every few hundred
+ *   milliseconds under load, level-0 files pile up and LevelDB stalls
+ *   writers (bench/store.bench.ts). LevelDB may hold two memtables, so
+ *   count up to 32 MiB per store.
+ * - `maxOpenFiles` 500 (LevelDB: 1000): a process here may hold at most
+ *   20,000 files, and the store shares it with every socket of the gateway.
  *
  * LevelDB keeps a failed log write as a sticky error that fails every later
  * write until the database is reopened, so `recover()` closes and reopens it.
@@ -17,7 +22,7 @@ import { Level } from 'level';
 import type { AdapterIterator, AdapterSnapshot, Bytes, KeyRange, StorageAdapter, WriteOp } from './adapter.js';
 
 export interface LevelAdapterOptions {
-  /** Bytes of memtable before LevelDB writes a table file; default 4 MiB (LevelDB's). */
+  /** Bytes of memtable before LevelDB writes a table file; default 16 MiB. */
   writeBufferSize?: number;
   /** Bytes of uncompressed block cache; default 8 MiB (LevelDB's). */
   cacheSize?: number;
@@ -66,7 +71,7 @@ export class LevelAdapter implements StorageAdapter {
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
       ...({
-        writeBufferSize: this.options.writeBufferSize,
+        writeBufferSize: this.options.writeBufferSize ?? 16 * 2 ** 20,
         cacheSize: this.options.cacheSize,
         maxOpenFiles: this.options.maxOpenFiles ?? 500,
       } as object),
