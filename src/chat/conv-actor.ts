@@ -285,9 +285,11 @@ export class ConvActor implements Behaviour<ConvMsg> {
   private async messages(lo: number, hi: number): Promise<StoredMessage[]> {
     const out: StoredMessage[] = [];
     let allCached = true;
+    // A message older than the retention has expired from the log: the cache must not outlive it.
+    const oldest = this.env.clock.now() - this.env.limits.retentionMs;
     for (let s = lo; s <= hi; s++) {
       const m = this.recent.get(s);
-      if (m === undefined) {
+      if (m === undefined || m.ts <= oldest) {
         allCached = false;
         break;
       }

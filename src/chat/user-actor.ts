@@ -46,6 +46,8 @@ interface Device {
 interface Cached {
   entry: InboxEntry;
   msg?: StoredMessage;
+  /** Clock time of the append: past the retention the entry has expired in the store too. */
+  at: number;
 }
 
 export class UserActor implements Behaviour<UserMsg> {
@@ -236,7 +238,8 @@ export class UserActor implements Behaviour<UserMsg> {
   /** Appends an entry; it is pushed once durable. */
   private append(entry: InboxEntry, msg?: StoredMessage, then?: () => void): void {
     const n = ++this.head;
-    this.cache.set(n, msg === undefined ? { entry } : { entry, msg });
+    const at = this.env.clock.now();
+    this.cache.set(n, msg === undefined ? { entry, at } : { entry, msg, at });
     if (this.cache.size > CACHE) this.cache.delete(this.cache.keys().next().value!);
     // Nobody online: wake the user through the push provider. The
     // notification is written with the entry, so it exists iff the entry does.
@@ -267,9 +270,11 @@ export class UserActor implements Behaviour<UserMsg> {
     if (d.sentUpTo >= limit) return;
     const from = d.sentUpTo + 1;
     const cached: Array<[number, Cached]> = [];
+    // An entry older than the retention is read from the store, where it has expired.
+    const oldest = this.env.clock.now() - this.env.limits.retentionMs;
     for (let n = from; n <= limit; n++) {
       const c = this.cache.get(n);
-      if (c === undefined || (c.entry.k === 'm' && c.msg === undefined)) break;
+      if (c === undefined || (c.entry.k === 'm' && c.msg === undefined) || c.at <= oldest) break;
       cached.push([n, c]);
     }
     if (cached.length === limit - from + 1) {
