@@ -76,7 +76,11 @@ class NodeImpl implements ParleyNode {
     private readonly filter: MessageFilter | undefined,
     private readonly modules: Array<string | URL>,
   ) {
-    this.server = external ?? http.createServer();
+    // Node checks these timeouts only every `connectionsCheckingInterval`,
+    // 30 s by default: a 10 s headersTimeout would let a slow client hold its
+    // socket for up to 40 s. Check often enough to honour the setting.
+    const checkMs = Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4)));
+    this.server = external ?? http.createServer({ connectionsCheckingInterval: checkMs });
     if (external === null) {
       // Slowloris: a client that trickles its request headers is cut off.
       this.server.headersTimeout = config.headersTimeoutMs;

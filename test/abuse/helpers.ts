@@ -18,10 +18,14 @@ import { createNode, type NodeOptions, type ParleyNode } from '../../src/server/
 export const SECRET = 'abuse-tests-secret-0123456789abcdef';
 export const PASSWORD = 'correct horse battery';
 
-export interface TestNode {
-  node: ParleyNode;
+/** Where a node answers: HTTP at `url`, WebSocket at `wsUrl`. */
+export interface Endpoint {
   url: string;
   wsUrl: string;
+}
+
+export interface TestNode extends Endpoint {
+  node: ParleyNode;
   stop(): Promise<void>;
 }
 
@@ -71,19 +75,19 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
 }
 
-export async function signup(t: TestNode, user: string): Promise<void> {
+export async function signup(t: Endpoint, user: string): Promise<void> {
   const r = await postJson(`${t.url}/v1/accounts`, { user, password: PASSWORD });
   assert.equal(r.status, 201, JSON.stringify(r.body));
 }
 
-export async function login(t: TestNode, user: string, device = 'd1'): Promise<string> {
+export async function login(t: Endpoint, user: string, device = 'd1'): Promise<string> {
   const r = await postJson(`${t.url}/v1/sessions`, { user, password: PASSWORD, device });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return r.body.token as string;
 }
 
 /** The node answers over HTTP. */
-export async function healthy(t: TestNode): Promise<void> {
+export async function healthy(t: Endpoint): Promise<void> {
   const r = await fetch(`${t.url}/healthz`, { signal: AbortSignal.timeout(5000) });
   assert.equal(r.status, 200);
 }
@@ -128,7 +132,7 @@ export class Peer {
   }
 
   /** Opens a socket; `protocol` null offers no subprotocol. */
-  static open(t: TestNode, o: { protocol?: Codec | null; origin?: string } = {}): Promise<Peer> {
+  static open(t: Endpoint, o: { protocol?: Codec | null; origin?: string } = {}): Promise<Peer> {
     const protocol = o.protocol === undefined ? 'json' : o.protocol;
     const ws = new WebSocket(t.wsUrl, protocol === null ? [] : [`parley.v1.${protocol}`], {
       ...(o.origin !== undefined ? { origin: o.origin } : {}),
@@ -216,7 +220,7 @@ export class Peer {
 }
 
 /** Opens and authenticates a socket for `user`/`device`. */
-export async function connect(t: TestNode, user: string, device = 'd1', protocol: Codec = 'json', token?: string): Promise<Peer> {
+export async function connect(t: Endpoint, user: string, device = 'd1', protocol: Codec = 'json', token?: string): Promise<Peer> {
   const p = await Peer.open(t, { protocol });
   p.send({ t: 'auth', token: token ?? (await login(t, user, device)) });
   const ready = await p.next((f) => f.t === 'ready' || f.t === 'error', 5000, 'ready');
@@ -225,7 +229,7 @@ export async function connect(t: TestNode, user: string, device = 'd1', protocol
 }
 
 /** A new account, logged in on device d1. */
-export async function newUser(t: TestNode, prefix: string, protocol: Codec = 'json'): Promise<{ name: string; peer: Peer }> {
+export async function newUser(t: Endpoint, prefix: string, protocol: Codec = 'json'): Promise<{ name: string; peer: Peer }> {
   const name = uniqueUser(prefix);
   await signup(t, name);
   return { name, peer: await connect(t, name, 'd1', protocol) };
@@ -292,7 +296,7 @@ export interface Bystanders {
   close(): void;
 }
 
-export async function bystanders(t: TestNode): Promise<Bystanders> {
+export async function bystanders(t: Endpoint): Promise<Bystanders> {
   const a = await newUser(t, 'bya');
   const b = await newUser(t, 'byb');
   const by: Bystanders = {
@@ -316,7 +320,7 @@ export async function bystanders(t: TestNode): Promise<Bystanders> {
  * Runs `abuse`, then checks what every abuse test promises: the node is up,
  * the bystanders' stored state is what it was, and they still talk.
  */
-export async function unaffected(t: TestNode, by: Bystanders, abuse: () => Promise<void>): Promise<void> {
+export async function unaffected(t: Endpoint, by: Bystanders, abuse: () => Promise<void>): Promise<void> {
   const before = await by.snapshot();
   await abuse();
   await healthy(t);
