@@ -61,13 +61,23 @@ describe('activation and passivation', () => {
     ref.send(2);
     ref.send(3);
     assert.equal(await ref.call('get'), 5);
-    await sleep(20);
-    assert.equal(host.isActive('acc:a'), true, 'not passivated before idleMs');
     await waitFor(() => !host.isActive('acc:a'), 2000, 'passivation');
     assert.deepEqual(events, ['activate 0', 'save 5', 'terminate normal']);
     assert.equal(host.getStats().passivations, 1);
     assert.equal(await ref.call('get'), 5, 'the next activation starts from what was saved');
     assert.equal(host.getStats().activations, 2);
+    await host.shutdown(100);
+  });
+
+  test('an actor is passivated only once it has been idle for idleMs', async () => {
+    const host = new Host({ node: 'n', sweepMs: 0, kinds: { k: { idleMs: 1000, create: () => ({ handle: () => 1 }) } } });
+    await host.ref('k:1').call('x');
+    const t = Date.now();
+    assert.equal(host.sweep(t + 900), 0);
+    assert.equal(host.isActive('k:1'), true);
+    assert.equal(host.sweep(t + 1100), 1);
+    await tick();
+    assert.equal(host.isActive('k:1'), false);
     await host.shutdown(100);
   });
 

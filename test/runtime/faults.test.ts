@@ -69,15 +69,21 @@ describe('fault hooks', () => {
     try {
       const log = idOn(rt, 'log:faults', 1);
       await rt.ref(log).call('get'); // activated before the faults start
+      // A stats round trip travels the control channel behind the fault
+      // settings: once it is back, every worker applies them.
+      const settle = async (): Promise<unknown> => rt.stats();
       rt.faults.linkFaults({ drop: 1 });
+      await settle();
       for (let i = 0; i < 10; i++) rt.ref(log).send(i);
       await assert.rejects(rt.ref(log).call('get', { timeout: 100 }), { code: 'timeout' });
       rt.faults.linkFaults({ duplicate: 1 });
+      await settle();
       rt.ref(log).send('twice');
       // The call goes out twice, and its answers come back twice: one answers, the rest are late.
       assert.equal(await rt.ref(log).call('thread'), 1);
       await sleep(20);
       rt.faults.linkFaults(null);
+      await settle();
       const got = await rt.ref(log).call<unknown[]>('get');
       assert.deepEqual(got, ['twice', 'twice'], 'dropped batches never arrive; a duplicated one arrives twice');
       const st = await rt.stats();

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { idOn, startRuntime } from '../fixtures/runtime.js';
-import { sleep } from '../fixtures/probes.js';
+import { sleep, waitFor } from '../fixtures/probes.js';
 
 test('passivation under load on worker threads loses nothing', async () => {
   const { rt } = await startRuntime({ workers: 2, sweepMs: 10, hangTimeoutMs: 10_000 });
@@ -48,12 +48,12 @@ test('a virtual actor on a worker is passivated after idleMs and its state saved
     const s = idOn(rt, 'saver:idle', 2);
     rt.ref(s).send(42);
     assert.equal(await rt.ref(s).call('get'), 42);
-    const before = (await rt.stats()).threads.find((t) => t.thread === 2)!;
-    await sleep(200);
-    const after = (await rt.stats()).threads.find((t) => t.thread === 2)!;
-    assert.ok(after.passivations > before.passivations, 'passivated while idle');
-    assert.ok(after.actors < before.actors, 'and its memory released');
+    const thread2 = async () => (await rt.stats()).threads.find((t) => t.thread === 2)!;
+    let now = await thread2();
+    await waitFor(async () => (now = await thread2()).passivations >= 1, 3000, 'passivation of an idle saver');
+    const activations = now.activations;
     assert.equal(await rt.ref(s).call('get'), 42, 'the next activation loaded what was saved');
+    assert.equal((await thread2()).activations, activations + 1, 'a new activation');
   } finally {
     await rt.stop();
   }
