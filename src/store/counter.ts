@@ -29,7 +29,7 @@ export class Counter {
 
   /** Adds `by` (default 1) and resolves with the new value once durable. */
   async next(owner: string, by = 1): Promise<number> {
-    const tx = this.core.transaction(partitionOf(owner, this.core.partitions));
+    const tx = this.core.transaction(owner);
     const slot = tx.increment(this, owner, by);
     await tx.commit();
     return slot.value;

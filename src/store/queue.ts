@@ -72,7 +72,8 @@ export class Queue<V> {
 
   /** Appends one entry (a one-entry transaction); resolves with its number once durable. */
   async append(owner: string, value: V): Promise<number> {
-    const tx = this.core.transaction(this.partition(owner));
+    this.partition(owner);
+    const tx = this.core.transaction(owner);
     const slot = tx.append(this, owner, value);
     await tx.commit();
     return slot.value;
@@ -119,14 +120,17 @@ export class Queue<V> {
   }
 
   async ack(owner: string, consumer: string, seq: number): Promise<CommitResult> {
-    return this.core.transaction(this.partition(owner)).ack(this, owner, consumer, seq).commit();
+    this.partition(owner);
+    return this.core.transaction(owner).ack(this, owner, consumer, seq).commit();
   }
 
   async subscribe(owner: string, consumer: string, from: StartAt = 'end'): Promise<CommitResult> {
-    return this.core.transaction(this.partition(owner)).subscribe(this, owner, consumer, from).commit();
+    this.partition(owner);
+    return this.core.transaction(owner).subscribe(this, owner, consumer, from).commit();
   }
 
   async unsubscribe(owner: string, consumer: string): Promise<CommitResult> {
-    return this.core.transaction(this.partition(owner)).unsubscribe(this, owner, consumer).commit();
+    this.partition(owner);
+    return this.core.transaction(owner).unsubscribe(this, owner, consumer).commit();
   }
 }

@@ -21,7 +21,8 @@ export interface StoreCore extends TxHost {
   readonly ram: MemoryAdapter;
   readonly faults: StoreFaults;
   checkOpen(): void;
-  transaction(partition: number): Transaction;
+  /** A transaction on an owner's partition (or a partition number). */
+  transaction(owner: string | number): Transaction;
 }
 
 export function adapterOf(core: StoreCore, def: Def): StorageAdapter {

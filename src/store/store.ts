@@ -135,7 +135,7 @@ export class Store {
       now: o.clock,
       isClosed: () => this.closed,
       checkOpen: () => this.checkOpen(),
-      transaction: (p: number) => this.transaction(p),
+      transaction: (owner: string | number) => this.transaction(owner),
       enqueue: (tx: Transaction) => this.committer.enqueue(tx),
       readRecord: async (def: TableDef, key: Uint8Array, show: string) => {
         const b = await readBytes(this.core, def, key, show);
@@ -216,7 +216,7 @@ export class Store {
     this.checkOpen();
     const p = typeof owner === 'number' ? owner : this.partitionOf(owner);
     replication.checkPartition(this, p);
-    return new Transaction(this.core, p);
+    return new Transaction(this.core, p, typeof owner === 'string' ? owner : null);
   }
 
   /** The LSN of the partition's last durable batch (0 if none). */

@@ -140,11 +140,13 @@ export class Table<K extends readonly KeyElement[], V> {
 
   /** Writes one record (a one-record transaction); resolves once durable. */
   async put(key: K, value: V): Promise<CommitResult> {
-    return this.core.transaction(this.partition(key[0])).put(this, key, value).commit();
+    this.partition(key[0]);
+    return this.core.transaction(key[0] as string).put(this, key, value).commit();
   }
 
   /** Deletes one record; resolves once durable. */
   async del(key: K): Promise<CommitResult> {
-    return this.core.transaction(this.partition(key[0])).del(this, key).commit();
+    this.partition(key[0]);
+    return this.core.transaction(key[0] as string).del(this, key).commit();
   }
 }

@@ -99,6 +99,8 @@ export class Transaction {
   constructor(
     private readonly host: TxHost,
     readonly partition: number,
+    /** The owner id the transaction was opened for, if any: its keys need no second hash. */
+    private readonly owner: string | null = null,
   ) {}
 
   private open(): void {
@@ -106,6 +108,7 @@ export class Transaction {
   }
 
   private own(owner: string, what: string): void {
+    if (owner === this.owner) return;
     if (typeof owner !== 'string') throw new StoreError('store_invalid', `${what}: owner must be a string`);
     const p = partitionOf(owner, this.host.partitions);
     if (p !== this.partition) {
