@@ -17,7 +17,10 @@ export class Mailbox<M = unknown> {
   private count = 0; // entries, not slots
 
   constructor(initialEntries = 8) {
-    this.buf = new Array(initialEntries * 2);
+    // Indices wrap with a mask, so the capacity must be a power of two.
+    let cap = 1;
+    while (cap < initialEntries) cap *= 2;
+    this.buf = new Array(cap * 2);
   }
 
   get size(): number {
