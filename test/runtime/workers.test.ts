@@ -207,4 +207,17 @@ describe('stopping the runtime', () => {
     assert.equal(st.threads.length, 1, 'no worker left');
     await rt.stop(); // idempotent
   });
+
+  test('stop() right after a worker died (while it restarts) still ends every worker', async () => {
+    for (const delay of [0, 60]) {
+      const { rt } = await startRuntime({ workers: 2, faults: true, hangTimeoutMs: 10_000 });
+      await rt.faults.killWorker(1);
+      await sleep(delay);
+      const t0 = Date.now();
+      await rt.stop();
+      assert.ok(Date.now() - t0 < 5000, `stop took ${Date.now() - t0} ms`);
+      await sleep(20);
+      assert.equal(process.getActiveResourcesInfo().includes('MessagePort'), false, `no worker left (delay ${delay})`);
+    }
+  });
 });
