@@ -32,7 +32,7 @@
  *   and pending calls to it fail with `noconnection`.
  * - Mailboxes are unbounded unless `maxMailbox` is set.
  */
-import { ActorRef, type RefHost } from './ref.js';
+import { ActorRef, MAX_TIMEOUT_MS, type RefHost } from './ref.js';
 import type { Behaviour, KindSpec, MonitorRef, OverflowPolicy, Signal, SpawnOptions, TimerRef } from './behaviour.js';
 import { Cell, ST_AWAITING, ST_DEAD, ST_IDLE, ST_NEW, ST_QUEUED, ST_RUNNING, ST_STOPPING } from './cell.js';
 import { Mailbox } from './mailbox.js';
@@ -836,7 +836,8 @@ export class Host implements RefHost {
         if (timer !== null) clearTimeout(timer);
         resolve(r);
       });
-      if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+      // Beyond what a timer can hold, the wait has no timeout rather than ending at once.
+      if (timeoutMs !== undefined && timeoutMs <= MAX_TIMEOUT_MS) {
         timer = setTimeout(() => {
           if (!this.exitWaiters.delete(mref)) return;
           this.demonitor(cell, mref);
@@ -870,7 +871,7 @@ export class Host implements RefHost {
   // ---- timers -------------------------------------------------------------------
 
   sendAfter(cell: Cell, ms: number, msg: unknown, to: ActorRef): TimerRef {
-    if (!(ms >= 0) || !Number.isFinite(ms)) throw new ConfigError('invalid_delay', `sendAfter needs a finite delay >= 0 ms, got ${ms}`);
+    if (!(ms >= 0) || !(ms <= MAX_TIMEOUT_MS)) throw new ConfigError('invalid_delay', `sendAfter needs a delay in [0, ${MAX_TIMEOUT_MS}] ms, got ${ms}`);
     if (cell.state === ST_DEAD) return 0;
     const id = ++this.timerSeq;
     const h = setTimeout(() => {

@@ -22,6 +22,13 @@ import { ConfigError } from './errors.js';
 
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
+/**
+ * The longest timeout or delay a timer can hold (2^31 - 1 ms, about 24.8
+ * days). Node runs a longer setTimeout after 1 ms, so a longer timeout would
+ * end a call at once: it is refused instead.
+ */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
+
 export interface CallOptions {
   /** Milliseconds to wait for the reply; default 5000. `Infinity` is refused: every call must end. */
   timeout?: number;
@@ -86,8 +93,8 @@ export class ActorRef<M = unknown> {
 
 export function checkTimeout(t: number | undefined): number {
   if (t === undefined) return DEFAULT_CALL_TIMEOUT_MS;
-  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) {
-    throw new ConfigError('invalid_timeout', `call timeout must be a finite number of milliseconds > 0, got ${String(t)}`);
+  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0 || t > MAX_TIMEOUT_MS) {
+    throw new ConfigError('invalid_timeout', `call timeout must be a number of milliseconds in (0, ${MAX_TIMEOUT_MS}], got ${String(t)}`);
   }
   return t;
 }

@@ -9,6 +9,7 @@
  */
 import type { Behaviour, SpawnOptions } from '../actors/behaviour.js';
 import { ConfigError } from '../actors/errors.js';
+import { MAX_TIMEOUT_MS } from '../actors/ref.js';
 
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'simple_one_for_one';
 /** permanent: always restarted; transient: restarted after an abnormal exit; temporary: never. */
@@ -87,7 +88,9 @@ export function validateRestart(r: unknown): RestartType {
 export function validateShutdown(s: unknown, type: ChildType): Shutdown {
   if (s === undefined) return type === 'supervisor' ? 'infinity' : 5000;
   if (s === 'brutal_kill' || s === 'infinity') return s;
-  if (typeof s !== 'number' || !(s >= 0) || !Number.isFinite(s)) throw new ConfigError('invalid_shutdown', `shutdown must be ms >= 0, 'brutal_kill' or 'infinity', got ${String(s)}`);
+  if (typeof s !== 'number' || !(s >= 0) || !(s <= MAX_TIMEOUT_MS)) {
+    throw new ConfigError('invalid_shutdown', `shutdown must be ms in [0, ${MAX_TIMEOUT_MS}], 'brutal_kill' or 'infinity', got ${String(s)}`);
+  }
   return s;
 }
 

@@ -80,7 +80,8 @@ describe('call timeouts', () => {
   test('an invalid timeout is a ConfigError invalid_timeout', async () => {
     const host = newHost();
     const ref = await host.spawn({ handle: (m: unknown) => m });
-    for (const timeout of [0, -5, Number.NaN, Infinity, '100' as unknown as number]) {
+    // 2^31 ms is more than a timer can hold: Node would fire it after 1 ms.
+    for (const timeout of [0, -5, Number.NaN, Infinity, 2 ** 31, '100' as unknown as number]) {
       await assert.rejects(
         async () => ref.call('x', { timeout }),
         (e: unknown) => e instanceof ConfigError && e.code === 'invalid_timeout',
@@ -88,6 +89,7 @@ describe('call timeouts', () => {
       );
     }
     assert.equal(await ref.call('ok', { timeout: 1 }).catch((e: CallError) => e.code), 'ok');
+    assert.equal(await ref.call('longest', { timeout: 2 ** 31 - 1 }), 'longest');
     await host.shutdown(100);
   });
 });
@@ -235,7 +237,7 @@ describe('calls that cannot be answered', () => {
 });
 
 describe('timers', () => {
-  test('sendAfter delivers once after the delay; cancelTimer stops it', async () => {
+  test('sendAfter delivers once after the delay; cancelTimer stops it; a delay a timer cannot hold is refused', async () => {
     const host = newHost();
     const got: string[] = [];
     const ref = await host.spawn({
@@ -252,6 +254,16 @@ describe('timers', () => {
     assert.equal(await ref.call('arm'), true);
     await sleep(80);
     assert.deepEqual(got, ['fired']);
+    const arm = await host.spawn({
+      handle(ms: number, ctx: ActorContext) {
+        try {
+          return ctx.sendAfter(ms, 'x');
+        } catch (e) {
+          return (e as ConfigError).code;
+        }
+      },
+    });
+    for (const ms of [-1, Number.NaN, 2 ** 31]) assert.equal(await arm.call(ms), 'invalid_delay', String(ms));
     await host.shutdown(100);
   });
 });

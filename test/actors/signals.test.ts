@@ -8,7 +8,7 @@ import { Host } from '../../src/actors/host.js';
 import type { ActorRef } from '../../src/actors/ref.js';
 import type { ActorContext, Behaviour } from '../../src/actors/behaviour.js';
 import type { ExitReason } from '../../src/actors/exit-reason.js';
-import { spawnProbe, tick, waitFor, type ProbeMsg } from '../fixtures/probes.js';
+import { sleep, spawnProbe, tick, waitFor, type ProbeMsg } from '../fixtures/probes.js';
 
 function newHost(kinds: ConstructorParameters<typeof Host>[0]['kinds'] = {}): Host {
   return new Host({ node: 'n', kinds, sweepMs: 0 });
@@ -260,6 +260,15 @@ describe('monitors', () => {
     const never = await spawnProbe(host);
     const timing = await host.spawn<ActorRef>({ handle: (t, ctx) => ctx.waitExit(t, 30) });
     assert.equal(await timing.call(never.ref), 'timeout');
+    // A timeout longer than a timer can hold means no timeout, not an immediate one.
+    const results: unknown[] = [];
+    const patient = await host.spawn<ActorRef>({ handle: (t, ctx) => void ctx.waitExit(t, 2 ** 31).then((r) => results.push(r)) });
+    await patient.call(never.ref);
+    await sleep(30);
+    assert.deepEqual(results, []);
+    await never.ref.call({ stop: 'shutdown' });
+    await waitFor(() => results.length === 1);
+    assert.deepEqual(results, ['shutdown']);
     await host.shutdown(100);
   });
 });

@@ -77,6 +77,7 @@ describe('spec validators fail with their codes', () => {
     fails('invalid_shutdown', { children: [{ ...ok, shutdown: -1 }] });
     fails('invalid_shutdown', { children: [{ ...ok, shutdown: 'never' }] });
     fails('invalid_shutdown', { children: [{ ...ok, shutdown: NaN }] });
+    fails('invalid_shutdown', { children: [{ ...ok, shutdown: 2 ** 31 }] }); // a timer would fire after 1 ms
   });
   test('invalid_child_type', () => fails('invalid_child_type', { children: [{ ...ok, type: 'manager' }] }));
   test('invalid_child_spec', () => fails('invalid_child_spec', { children: [null] }));
