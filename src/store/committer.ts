@@ -11,7 +11,7 @@
  * machine a 1 ms timer halves throughput (FACTS).
  *
  * Building a batch is synchronous and assigns, in commit order: queue
- * numbers and counter values (from the hot state, see state.ts), the
+ * numbers and counter values (intents.ts, on the hot state of state.ts), the
  * partition LSNs, and the log entries (log.ts). A transaction that breaks a
  * rule at build time (an ack past the head, an LSN gap) is undone and
  * rejected alone.
@@ -25,16 +25,16 @@
  */
 
 import type { StorageAdapter, WriteOp } from './adapter.js';
-import { stampExpiry } from './codec.js';
 import { StoreError, toStoreError } from './errors.js';
 import type { StoreFaults } from './faults.js';
-import { TTL_KIND, keyId, showKey, logKey, ttlKey, writeUint } from './keys.js';
+import { keyId, logKey, showKey } from './keys.js';
+import { applyIntent, type ApplyEnv, type BuildCtx } from './intents.js';
 import { encodeLogEntry } from './log.js';
 import type { PartitionLsns } from './lsn.js';
 import type { MemoryAdapter } from './memory-adapter.js';
 import type { Catalog } from './schema.js';
 import { CounterState, QueueState, type HotState, type StateCache } from './state.js';
-import type { Assigned, CommitResult, Intent, Transaction } from './transaction.js';
+import type { CommitResult, Intent, Transaction } from './transaction.js';
 
 export interface CommitterOptions {
   adapter: StorageAdapter;
@@ -82,7 +82,6 @@ export interface CommitStats {
   failedBatches: number;
 }
 
-const EMPTY = new Uint8Array(0);
 const needsState = new Set(['append', 'ack', 'subscribe', 'unsubscribe', 'increment', 'expire']);
 
 export class Committer {
@@ -97,8 +96,17 @@ export class Committer {
   /** Keys of TTL records in the batch being written. */
   private inflightTtl: string[] = [];
   readonly stats: CommitStats = { batches: 0, transactions: 0, ops: 0, failedBatches: 0 };
+  private readonly env: ApplyEnv;
 
-  constructor(private readonly o: CommitterOptions) {}
+  constructor(private readonly o: CommitterOptions) {
+    this.env = {
+      now: o.now,
+      expiryGranularityMs: o.expiryGranularityMs,
+      lsns: o.lsns,
+      cache: o.cache,
+      tracked: (id) => this.tracking?.has(id) ?? false,
+    };
+  }
 
   enqueue(tx: Transaction): Promise<CommitResult> {
     if (this.closed) {
@@ -299,7 +307,7 @@ export class Committer {
       ctx.txNo++;
       const marks = [ops.length, ctx.ram.length, ctx.undo.length, ctx.ttl.length] as const;
       try {
-        for (const it of tx.intents) this.apply(tx, it, ctx, rawLsn);
+        for (const it of tx.intents) applyIntent(this.env, tx.partition, it, ctx, rawLsn);
       } catch (err) {
         for (let i = ctx.undo.length - 1; i >= marks[2]; i--) ctx.undo[i]!();
         ops.length = marks[0];
@@ -327,119 +335,6 @@ export class Committer {
     if (this.tracking) for (const k of ctx.ttl) this.tracking.add(k);
     this.inflightTtl = ctx.ttl;
     return { done, ops: all, ram: ctx.ram, lsns, catalog };
-  }
-
-  private apply(tx: Transaction, it: Intent, ctx: BuildCtx, rawLsn: Map<number, number>): void {
-    const p = tx.partition;
-    switch (it.t) {
-      case 'put':
-      case 'del': {
-        const value = it.t === 'put' ? it.value : null;
-        if (it.def.storage === 'ram') {
-          ctx.ram.push({ key: it.key, value });
-          if (it.t === 'put' && it.def.ttlMs !== null) ctx.ram.push({ key: ttlKey(p, it.expiresAt, TTL_KIND.record, it.key.subarray(3)), value: EMPTY });
-          return;
-        }
-        ctx.ops.push({ key: it.key, value });
-        if (it.def.ttlMs !== null) {
-          ctx.ttl.push(keyId(it.key));
-          if (it.t === 'put') ctx.ops.push({ key: ttlKey(p, it.expiresAt, TTL_KIND.record, it.key.subarray(3)), value: EMPTY });
-        }
-        return;
-      }
-      case 'append': {
-        const s = this.queue(it.state, ctx);
-        const seq = s.next++;
-        const expiresAt = it.def.ttlMs === null ? 0 : this.o.now() + it.def.ttlMs;
-        // The bytes are this transaction's own copy (encodeExpiring), so stamping them is safe.
-        stampExpiry(it.value, expiresAt);
-        ctx.ops.push({ key: entryKey(s, seq), value: it.value });
-        if (expiresAt > 0) {
-          const g = this.o.expiryGranularityMs;
-          const bucket = Math.ceil(expiresAt / g) * g;
-          if (s.bucket !== bucket) {
-            ctx.ops.push({ key: ttlKey(p, bucket, TTL_KIND.queue, s.key.subarray(3)), value: EMPTY });
-            s.bucket = bucket;
-          }
-        }
-        (it.slot as Assigned).v = seq;
-        return;
-      }
-      case 'ack': {
-        const s = this.queue(it.state, ctx);
-        const c = s.cursors.get(it.consumer);
-        if (c === undefined) throw new StoreError('store_invalid', `${it.def.name}: ${it.consumer} is not a consumer of ${it.owner}`, { table: it.def.name, key: it.owner, partition: p });
-        if (it.seq > s.next - 1) throw new StoreError('store_invalid', `${it.def.name}: ack of ${it.seq} past the head ${s.next - 1} of ${it.owner}`, { table: it.def.name, key: it.owner, partition: p });
-        if (it.seq > c) s.cursors.set(it.consumer, it.seq);
-        trim(s, ctx);
-        return;
-      }
-      case 'subscribe': {
-        const s = this.queue(it.state, ctx);
-        if (s.cursors.has(it.consumer)) return;
-        const lo = s.first - 1;
-        const hi = s.next - 1;
-        const at = it.from === 'end' ? hi : it.from === 'start' ? lo : Math.min(hi, Math.max(lo, it.from));
-        s.cursors.set(it.consumer, at);
-        // The first consumer, starting at the end, has acknowledged everything before it.
-        trim(s, ctx);
-        return;
-      }
-      case 'unsubscribe': {
-        const s = this.queue(it.state, ctx);
-        if (!s.cursors.delete(it.consumer)) return;
-        trim(s, ctx);
-        return;
-      }
-      case 'increment': {
-        const s = this.state(it.state, ctx) as CounterState;
-        s.value += it.by;
-        (it.slot as Assigned).v = s.value;
-        return;
-      }
-      case 'expire': {
-        const s = this.queue(it.state, ctx);
-        if (it.upTo >= s.first) {
-          for (let n = s.first; n <= it.upTo; n++) ctx.ops.push({ key: entryKey(s, n), value: null });
-          s.first = it.upTo + 1;
-        }
-        // Keep the index entry if entries were appended into the same bucket after the sweep read the queue.
-        if (!(s.bucket === it.bucket && s.next - 1 > it.upTo)) ctx.ops.push({ key: it.index, value: null });
-        return;
-      }
-      case 'ttl_delete':
-        if (!this.tracking?.has(keyId(it.key))) ctx.ops.push({ key: it.key, value: null });
-        ctx.ops.push({ key: it.index, value: null });
-        return;
-      case 'index_delete':
-        ctx.ops.push({ key: it.index, value: null });
-        return;
-      case 'raw': {
-        const expected = this.o.lsns.last[p]! + 1;
-        if (it.lsn !== expected) throw new StoreError('store_lsn_gap', `partition ${p}: batch ${it.lsn} does not follow ${expected - 1}`, { partition: p });
-        for (const op of it.ops) ctx.ops.push(op);
-        rawLsn.set(p, it.lsn);
-        // The replicated ops may rewrite queue and counter state this store has cached.
-        this.o.cache.dropPartition(p);
-        return;
-      }
-    }
-  }
-
-  private state(key: Uint8Array, ctx: BuildCtx): HotState {
-    const id = keyId(key);
-    const s = this.o.cache.get(id);
-    if (!s) throw new StoreError('store_io', 'state was not loaded before the batch was built');
-    if (ctx.saved.get(id) !== ctx.txNo) {
-      ctx.saved.set(id, ctx.txNo);
-      ctx.undo.push(s.save());
-      ctx.dirty.set(id, s);
-    }
-    return s;
-  }
-
-  private queue(key: Uint8Array, ctx: BuildCtx): QueueState {
-    return this.state(key, ctx) as QueueState;
   }
 
   private async write(b: Built): Promise<void> {
@@ -482,34 +377,6 @@ export class Committer {
     const key = 'tuple' in first ? showKey(first.tuple) : 'owner' in first ? first.owner : undefined;
     e.reject(base.about({ table, key, partition: e.tx.partition }));
   }
-}
-
-interface BuildCtx {
-  /** The current transaction's partition's ops. */
-  ops: WriteOp[];
-  ram: WriteOp[];
-  undo: Array<() => void>;
-  /** State id -> number of the last transaction that saved it for undo. */
-  saved: Map<string, number>;
-  txNo: number;
-  dirty: Map<string, HotState>;
-  ttl: string[];
-}
-
-function entryKey(s: QueueState, seq: number): Uint8Array {
-  const pre = s.entryPrefix;
-  const out = Buffer.allocUnsafe(pre.length + 8);
-  out.set(pre, 0);
-  writeUint(out, pre.length, seq);
-  return out;
-}
-
-/** Deletes the entries every consumer has acknowledged (none are trimmed while a queue has no consumer). */
-function trim(s: QueueState, ctx: BuildCtx): void {
-  const m = s.minCursor();
-  if (m === null || m < s.first) return;
-  for (let n = s.first; n <= m; n++) ctx.ops.push({ key: entryKey(s, n), value: null });
-  s.first = m + 1;
 }
 
 function split<T>(xs: T[], pred: (x: T) => boolean): [T[], T[]] {
