@@ -39,6 +39,8 @@ interface Device {
   codec: ClientCodec;
   /** Highest inbox number pushed to this connection. */
   sentUpTo: number;
+  /** Highest inbox number of a frame actually written to it; the entries after it up to `sentUpTo` were silent for it. */
+  realUpTo: number;
   mref: string;
   pumping: boolean;
 }
@@ -202,7 +204,7 @@ export class UserActor implements Behaviour<UserMsg> {
     }
     const cursor = this.cursors[device] ?? 0;
     const wasOnline = this.online.size > 0;
-    this.online.set(device, { conn, codec, sentUpTo: cursor, mref: ctx.monitor(conn), pumping: false });
+    this.online.set(device, { conn, codec, sentUpTo: cursor, realUpTo: cursor, mref: ctx.monitor(conn), pumping: false });
     if (!wasOnline) this.presenceToAll();
     // Pushing starts after this reply, so the device sees `ready` first.
     ctx.self.send({ t: 'pump', device });
@@ -330,10 +332,28 @@ export class UserActor implements Behaviour<UserMsg> {
     return { frames, upTo: entries[entries.length - 1]!.seq };
   }
 
-  private sendFrames(_device: string, d: Device, frames: Array<object | null>): void {
+  private sendFrames(device: string, d: Device, frames: Array<object | null>): void {
     const data: Array<string | Uint8Array> = [];
-    for (const f of frames) if (f !== null) data.push(encodeFrame(f, d.codec));
+    for (const f of frames) {
+      if (f === null) continue;
+      data.push(encodeFrame(f, d.codec));
+      d.realUpTo = Math.max(d.realUpTo, (f as { inbox: number }).inbox);
+    }
     if (data.length > 0) d.conn.send({ t: 'out', data });
+    this.settle(device, d);
+  }
+
+  /**
+   * Entries a device does not get (its own messages and reads, expired ones)
+   * still count in its window, and it cannot acknowledge what it never saw:
+   * a window full of them would stall it for good (a device that sent
+   * `window` messages in a row would receive nothing more). So once it has
+   * acknowledged every frame it was sent, the silent entries after them are
+   * acknowledged for it.
+   */
+  private settle(device: string, d: Device): void {
+    const cur = this.cursors[device] ?? 0;
+    if (cur >= d.realUpTo && d.sentUpTo > cur) this.ctx.self.send({ t: 'ack', device, inbox: d.sentUpTo, conn: d.conn });
   }
 
   /** The frame of one entry for one device; null when that device must not get it. */
@@ -382,6 +402,8 @@ export class UserActor implements Behaviour<UserMsg> {
       await this.deliveredReceipts(from, n);
     }
     this.pump(device);
+    const now = this.online.get(device);
+    if (now !== undefined) this.settle(device, now);
   }
 
   /** A device has the messages in inbox [from, to]: their senders get `delivered`. */

@@ -273,6 +273,26 @@ test('receipt delivered {inbox, conv, by, status, seqs}: sent once a device of t
   });
 });
 
+test('receipt delivered in a group: the sender gets one from each member whose device acknowledged', async () => {
+  await withUsers(['gda', 'gdb', 'gdc'], async ([, b, c], [pa, pb, pc]) => {
+    const g = (await pa!.request({ t: 'group_create', name: 'acks', members: [b!.user, c!.user] })).group;
+    const s = await pa!.sendMsg(`group:${g.id}`, 'did you get it');
+    const mb = await pb!.next(isMsg(s.id));
+    await pc!.next(isMsg(s.id));
+    pb!.ack(mb.inbox);
+    const rb = await pa!.next((f) => f.t === 'receipt' && f.status === 'delivered');
+    assert.equal(rb.by, b!.user);
+    assert.equal(rb.conv, `g:${g.id}`);
+    assert.deepEqual(rb.seqs, [s.seq]);
+    const early = await pa!.quiet((f) => f.t === 'receipt' && f.by === c!.user, 200);
+    assert.equal(early.length, 0, 'none from c before c acknowledged');
+    pc!.ack(pc!.highestInbox);
+    const rc = await pa!.next((f) => f.t === 'receipt' && f.status === 'delivered');
+    assert.equal(rc.by, c!.user);
+    assert.deepEqual(rc.seqs, [s.seq]);
+  });
+});
+
 test('read → a read receipt {status: read, upTo} to the sender, read_sync to the reader\u2019s other devices only', async () => {
   const [a, b] = await Promise.all([TestUser.create(n, 'rda'), TestUser.create(n, 'rdb')]);
   try {

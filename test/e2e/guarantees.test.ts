@@ -79,6 +79,26 @@ test('an offline recipient gets everything, in order, after reconnecting — a w
   }
 });
 
+test('a device that sent more than a window of messages in a row still gets what comes next (its own entries do not stall its window)', async () => {
+  const [alice, bob] = await Promise.all([TestUser.create(n, 'wsa'), TestUser.create(n, 'wsb')]);
+  try {
+    await register(bob); // offline: no receipts come between alice's own entries
+    const pa = await alice.connect('phone', { autoAck: true });
+    await sendAll(pa, `user:${bob.user}`, Array.from({ length: WINDOW + 4 }, (_, i) => i));
+    const pb = await bob.connect('phone');
+    const reply = await pb.sendMsg(`user:${alice.user}`, 'your turn');
+    const got = await pa.next((f) => f.t === 'msg' && f.id === reply.id);
+    assert.equal(got.body, 'your turn');
+    // And after a reconnect of the sending device.
+    const again = await pb.sendMsg(`user:${alice.user}`, 'again');
+    await pa.close();
+    const pa2 = await alice.connect('phone', { autoAck: true });
+    await pa2.next((f) => f.t === 'msg' && f.id === again.id);
+  } finally {
+    await Promise.all([alice.closeAll(), bob.closeAll()]);
+  }
+});
+
 test('entries stay until every device has acknowledged them: a device offline meanwhile still gets all of them', async () => {
   const [alice, bob] = await Promise.all([TestUser.create(n, 'sta'), TestUser.create(n, 'stb')]);
   try {
@@ -225,6 +245,8 @@ test('delivered and read receipts reach a sender who was offline when they happe
     assert.equal(read.upTo, 2);
     const inboxes = receipts.map((r) => r.inbox);
     assert.deepEqual(inboxes, [...inboxes].sort((a, b) => a - b), 'in inbox order');
+    await pa.sync();
+    assert.equal(pa.all(isMsg).length, 0, 'the sending device never gets its own messages, after a reconnect either');
   } finally {
     await Promise.all([alice.closeAll(), bob.closeAll()]);
   }
