@@ -76,7 +76,7 @@ describe('floods', () => {
         assert.deepEqual(repeat, first);
 
         // The recipient has each accepted message exactly once, in order.
-        const expected = [...sent.map((f) => f.id), ...again];
+        const expected = [...sent.map((f) => f.id as string), ...again];
         const seen: string[] = [];
         while (seen.length < expected.length) {
           const m = await to.peer.next((f) => f.t === 'msg', 5000, `msg ${seen.length + 1} of ${expected.length}`);

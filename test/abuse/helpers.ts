@@ -177,7 +177,8 @@ export class Peer {
 
   /** Sends a frame with a fresh `rid` and waits for its answer or error. */
   async request(frame: Record<string, unknown>, timeoutMs = 5000): Promise<Frame> {
-    const rid = `r${this.rids++}`;
+    // Long enough that no rid of a random frame is mistaken for it.
+    const rid = `req-${process.pid}-${this.rids++}`;
     this.send({ ...frame, rid });
     return this.next((f) => f.rid === rid, timeoutMs, `answer to ${String(frame.t)} (${rid})`);
   }
