@@ -10,9 +10,12 @@
 import type { ActorContext, Behaviour, MonitorRef, Reply, SpawnOptions, TimerRef, OverflowPolicy, Signal } from './behaviour.js';
 import type { ActorRef, CallOptions } from './ref.js';
 import { checkTimeout } from './ref.js';
+import { S_EXIT } from './transport.js';
 import type { ExitReason, ExitSignalReason } from './exit-reason.js';
 import type { Mailbox } from './mailbox.js';
-import type { Host, CallMeta } from './host.js';
+import type { Host } from './host.js';
+import type { CallMeta } from './calls.js';
+import { errorReply } from './calls.js';
 
 export const ST_NEW = 0; // waiting for init
 export const ST_IDLE = 1; // nothing to do
@@ -81,27 +84,33 @@ export class Cell implements ActorContext {
   }
 
   call<R = unknown>(to: ActorRef, msg: unknown, options?: CallOptions): Promise<R> {
-    return this.host.call<R>(to, msg, checkTimeout(options?.timeout), this);
+    let timeout: number;
+    try {
+      timeout = checkTimeout(options?.timeout);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.host.call<R>(to, msg, timeout, this);
   }
 
   link(to: ActorRef): void {
-    this.host.link(this, to);
+    this.host.signals.link(this, to);
   }
 
   unlink(to: ActorRef): void {
-    this.host.unlink(this, to);
+    this.host.signals.unlink(this, to);
   }
 
   monitor(to: ActorRef): MonitorRef {
-    return this.host.monitor(this, to);
+    return this.host.signals.monitor(this, to);
   }
 
   demonitor(monitor: MonitorRef): void {
-    this.host.demonitor(this, monitor);
+    this.host.signals.demonitor(this, monitor);
   }
 
   waitExit(to: ActorRef, timeoutMs?: number): Promise<ExitReason | 'timeout'> {
-    return this.host.waitExit(this, to, timeoutMs);
+    return this.host.signals.waitExit(this, to, timeoutMs);
   }
 
   trapExits(on: boolean): void {
@@ -109,7 +118,7 @@ export class Cell implements ActorContext {
   }
 
   exit(to: ActorRef, reason: ExitSignalReason): void {
-    this.host.exitSignal(this.self, to, reason);
+    this.host.signals.send(to, S_EXIT, this.self, reason, false);
   }
 
   stop(reason: ExitReason = 'normal'): void {
@@ -136,7 +145,7 @@ export class Cell implements ActorContext {
     const host = this.host;
     const done = (ok: boolean, v: unknown): void => {
       if (this.deferred?.delete(meta) !== true) return; // already answered, or the actor died
-      host.reply(meta, ok, ok ? v : host.errorReply(v));
+      host.reply(meta, ok, ok ? v : errorReply(v));
     };
     return { resolve: (v) => done(true, v), reject: (e) => done(false, e) };
   }

@@ -70,7 +70,13 @@ export class ActorRef<M = unknown> {
   /** Call: send `msg` and await the handler's return value. Rejects with a CallError (see errors.ts). */
   call<R = unknown>(msg: M, options?: CallOptions): Promise<R> {
     if (this._host === null) return Promise.reject(new ConfigError('unbound_ref', `ref ${this.id} was decoded outside a runtime and cannot call`));
-    return this._host.call<R>(this, msg, checkTimeout(options?.timeout));
+    let timeout: number;
+    try {
+      timeout = checkTimeout(options?.timeout);
+    } catch (e) {
+      return Promise.reject(e); // every failure of a call is a rejection, never a throw
+    }
+    return this._host.call<R>(this, msg, timeout);
   }
 
   /** Same actor (same id and, where both are known, same incarnation). */

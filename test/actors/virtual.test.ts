@@ -292,6 +292,36 @@ describe('activation and passivation', () => {
   });
 });
 
+describe('shutdown', () => {
+  test('messages already queued when the host shuts down are handled before the save hook runs', async () => {
+    const handled: number[] = [];
+    let savedWith = -1;
+    const host = new Host({
+      node: 'n',
+      sweepMs: 0,
+      kinds: {
+        slowpoke: {
+          create: () => ({
+            async handle(m: number) {
+              await sleep(2);
+              handled.push(m);
+            },
+            passivate() {
+              savedWith = handled.length;
+            },
+          }),
+        },
+      },
+    });
+    const ref = host.ref('slowpoke:a');
+    for (let i = 0; i < 50; i++) ref.send(i);
+    await host.shutdown(5000);
+    assert.deepEqual(handled, Array.from({ length: 50 }, (_, i) => i));
+    assert.equal(savedWith, 50, 'the save hook ran after the last queued message');
+    assert.equal(host.deadLetters.total, 0);
+  });
+});
+
 describe('bounded mailboxes', () => {
   /**
    * Spawns an actor with a mailbox of 3 that holds its first message until
@@ -367,12 +397,13 @@ describe('bounded mailboxes', () => {
     await host.shutdown(100);
   });
 
-  test('invalid mailbox options are ConfigErrors', async () => {
+  test('invalid mailbox options reject the spawn with a ConfigError naming the option', async () => {
     const host = new Host({ node: 'n', sweepMs: 0 });
     const beh: Behaviour = { handle: () => undefined };
-    assert.throws(() => host.spawn(beh, { maxMailbox: 0 }), { code: 'invalid_max_mailbox' });
-    assert.throws(() => host.spawn(beh, { overflow: 'block' as OverflowPolicy }), { code: 'invalid_overflow' });
-    assert.throws(() => host.spawn(beh, { throughput: 0 }), { code: 'invalid_throughput' });
+    await assert.rejects(host.spawn(beh, { maxMailbox: 0 }), { code: 'invalid_max_mailbox' });
+    await assert.rejects(host.spawn(beh, { overflow: 'block' as OverflowPolicy }), { code: 'invalid_overflow' });
+    await assert.rejects(host.spawn(beh, { throughput: 0 }), { code: 'invalid_throughput' });
+    assert.equal(host.actorCount, 0);
     await host.shutdown(100);
   });
 });
