@@ -132,17 +132,8 @@ export interface Sent {
   ts: number;
 }
 
-/** A message as a client sees it in `history` (and, with `inbox`, in `msg`). */
-export interface HistoryMessage {
-  conv: string;
-  seq: number;
-  id: string;
-  from: string;
-  device: string;
-  ts: number;
-  type: string;
-  body: unknown;
-}
+/** A message as a client sees it in `history` (and, with `inbox`, in `msg`): one device's view. */
+export type HistoryMessage = Omit<StoredMessage, 'body' | 'payloads'> & { conv: string; body: unknown };
 
 // ---- to a connection (the gateway's actor for one socket) --------------------------
 

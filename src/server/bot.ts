@@ -16,21 +16,12 @@ import { nanoid } from 'nanoid';
 import type { ActorContext, Behaviour } from '../actors/behaviour.js';
 import type { ActorRef } from '../actors/ref.js';
 import { ParleyError } from '../actors/errors.js';
-import { isError, type ConnMsg, type ConvMsg, type DomainError, type Sent, type UserMsg } from '../chat/messages.js';
+import { isError, type ConnMsg, type ConvMsg, type DomainError, type HistoryMessage, type Sent, type UserMsg } from '../chat/messages.js';
 import { dmConv, isDevice, isUser } from './protocol/ids.js';
 import type { ParleyNode } from './node.js';
 
-export interface BotMessage {
-  inbox: number;
-  conv: string;
-  seq: number;
-  id: string;
-  from: string;
-  device: string;
-  ts: number;
-  type: string;
-  body: unknown;
-}
+/** A message as the bot's device receives it. */
+export type BotMessage = HistoryMessage & { inbox: number };
 
 export interface Bot {
   readonly user: string;
