@@ -3,6 +3,7 @@
  * (to tell which of the node's threads is saturated).
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 
 const TICK = 100; // USER_HZ on Linux
 
@@ -66,10 +67,40 @@ export function processCpu(pid: number): number {
   }
 }
 
-/** CPU seconds the whole machine spent busy (all cores; /proc/stat, everything but idle and iowait). */
-export function machineBusy(): number {
+/** CPU seconds the whole machine spent since boot (all cores; /proc/stat): in processes (user, nice, system), in interrupts (irq, softirq: loopback TCP is mostly here), and stolen by the hypervisor. */
+export function machineCpu(): { proc: number; irq: number; steal: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   const f = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal
-  return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0)) / TICK;
+  return { proc: ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0)) / TICK, irq: ((f[5] ?? 0) + (f[6] ?? 0)) / TICK, steal: (f[7] ?? 0) / TICK };
+}
+
+/**
+ * Counts some system calls of a process for `seconds` with `perf stat` on the
+ * syscall tracepoints (cheap: no ptrace). Resolves to null where perf or the
+ * tracepoints are missing.
+ */
+export function countSyscalls(pid: number, seconds: number, calls: string[]): Promise<Record<string, number> | null> {
+  return new Promise((resolve) => {
+    let err = '';
+    let p;
+    try {
+      p = spawn('perf', ['stat', '-x', ',', ...calls.flatMap((c) => ['-e', `syscalls:sys_enter_${c}`]), '-p', String(pid), '--', 'sleep', String(seconds)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch {
+      resolve(null);
+      return;
+    }
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', () => resolve(null));
+    p.on('close', (code) => {
+      if (code !== 0) return resolve(null);
+      const out: Record<string, number> = {};
+      for (const line of err.split('\n')) {
+        const f = line.split(',');
+        const m = /sys_enter_(\w+)/.exec(f[2] ?? '');
+        if (m && /^\d+$/.test(f[0] ?? '')) out[m[1]!] = Number(f[0]);
+      }
+      resolve(out);
+    });
+  });
 }
