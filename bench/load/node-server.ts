@@ -7,7 +7,8 @@
  * above 50/s by design); every other limit keeps its default.
  *
  * Tells its parent `{t: 'up', url, pid, threads}` once listening (threads:
- * Linux thread id → `main` or `sched-<n>`, written by thread-ids.ts); `{t: 'stop'}` stops
+ * Linux thread id → `main` or `sched-<n>`, written by thread-ids.ts);
+ * answers `{t: 'mem'}` with heap figures per thread and the actor count; `{t: 'stop'}` stops
  * it gracefully and it exits.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -55,6 +56,19 @@ const stop = async (): Promise<void> => {
 };
 process.on('message', (m: { t?: string }) => {
   if (m.t === 'stop') void stop();
+  if (m.t === 'mem') {
+    // Where the memory is: this thread's heap, and each scheduler thread's (garbage included: no forced GC).
+    void node.runtime.stats().then((st) => {
+      const workers = st.threads.filter((t) => t.thread !== 0) as Array<{ heapUsed?: number; actors: number }>;
+      process.send!({
+        t: 'mem',
+        mainHeap: process.memoryUsage().heapUsed,
+        external: process.memoryUsage().external,
+        workerHeap: workers.reduce((a, t) => a + (t.heapUsed ?? 0), 0),
+        actors: st.totals.actors,
+      });
+    });
+  }
 });
 process.on('SIGTERM', () => void stop());
 process.on('disconnect', () => void stop());

@@ -77,7 +77,7 @@ const { values: flags } = parseArgs({
     json: { type: 'boolean', default: false },
     'quiet-wait': { type: 'string', default: '120' },
     'max-others': { type: 'string', default: '0.15' },
-    attempts: { type: 'string', default: '3' },
+    attempts: { type: 'string', default: '2' },
   },
 });
 
@@ -139,12 +139,21 @@ function exited(p: ChildProcess, ms: number): Promise<void> {
   });
 }
 
+interface Mem {
+  mainHeap: number;
+  external: number;
+  workerHeap: number;
+  actors: number;
+}
+
 interface Server {
   kind: 'node' | 'relay';
   url: string;
   pid: number;
   /** Linux thread id → main / sched-<n>; the node's other threads (libuv pool, V8 helpers, GC) are "other". */
   threads: Record<string, string>;
+  /** Heap figures of the node (main thread, scheduler threads), actors; null for the relay. */
+  mem(): Promise<Mem | null>;
   stop(): Promise<void>;
 }
 
@@ -173,6 +182,20 @@ async function startServer(kind: 'node' | 'relay', profileDir?: string): Promise
     url: up.url,
     pid: up.pid,
     threads: up.threads ?? { [String(up.pid)]: 'main' },
+    mem: () =>
+      kind === 'relay'
+        ? Promise.resolve(null)
+        : new Promise<Mem | null>((resolve) => {
+            const t = setTimeout(() => resolve(null), 10_000);
+            const on = (m: { t: string } & Mem): void => {
+              if (m.t !== 'mem') return;
+              clearTimeout(t);
+              p.off('message', on);
+              resolve(m);
+            };
+            p.on('message', on);
+            p.send({ t: 'mem' });
+          }),
     stop: async () => {
       if (p.connected) p.send({ t: 'stop' });
       await exited(p, 30_000);
@@ -480,6 +503,7 @@ async function idle(kind: 'node' | 'relay'): Promise<IdleResult> {
       return median(xs);
     };
     const rss0 = await sample();
+    const mem0 = await server.mem();
     const per = Math.ceil(O.idle / nd);
     const w0 = performance.now();
     const rs = await Promise.all(
@@ -494,6 +518,7 @@ async function idle(kind: 'node' | 'relay'): Promise<IdleResult> {
     const connected = O.idle - failed;
     await sleep(3000);
     const rss1 = await sample();
+    const mem1 = await server.mem();
     const res: IdleResult = {
       perConn: (rss1 - rss0) / connected,
       connectsPerSec: connected / secs,
@@ -503,6 +528,15 @@ async function idle(kind: 'node' | 'relay'): Promise<IdleResult> {
     note(
       `idle ${kind}: ${connected} of ${O.idle} connected by ${nd} drivers in ${secs.toFixed(1)} s (${Math.round(res.connectsPerSec)}/s, connect ${fmtLat(res.connectLat)}); RSS ${(rss0 / 2 ** 20).toFixed(0)} → ${(rss1 / 2 ** 20).toFixed(0)} MiB, ${(res.perConn / 1024).toFixed(2)} KiB per connection`,
     );
+    if (mem0 !== null && mem1 !== null) {
+      const per = (bytes: number): string => (bytes / connected / 1024).toFixed(2);
+      const heaps = mem1.mainHeap - mem0.mainHeap + (mem1.workerHeap - mem0.workerHeap) + (mem1.external - mem0.external);
+      note(
+        `  per connection: main-thread heap ${per(mem1.mainHeap - mem0.mainHeap)} KiB, scheduler-thread heaps ${per(mem1.workerHeap - mem0.workerHeap)} KiB, ` +
+          `external ${per(mem1.external - mem0.external)} KiB, the rest of the RSS delta (native: sockets, LevelDB, allocator) ${per(rss1 - rss0 - heaps)} KiB; ` +
+          `actors ${mem0.actors} → ${mem1.actors}`,
+      );
+    }
     return res;
   } finally {
     await stopDrivers(ds);
