@@ -471,3 +471,56 @@ test('send with both body and payloads, or neither, is bad_request', async () =>
     assert.equal((await pa!.next((f) => f.id === id2)).code, 'bad_request');
   });
 });
+
+test('payloads in a group: every member device and the sender\u2019s other devices, each its own entry', async () => {
+  const [a, b, c] = await Promise.all([TestUser.create(n, 'gpa'), TestUser.create(n, 'gpb'), TestUser.create(n, 'gpc')]);
+  try {
+    const aPhone = await a.connect('phone');
+    const aWeb = await a.connect('web');
+    const bPhone = await b.connect('phone');
+    const cPhone = await c.connect('phone');
+    const cTablet = await c.connect('tablet');
+    const g = (await aPhone.request({ t: 'group_create', name: 'e2e', members: [b.user, c.user] })).group;
+    const wrong = await aPhone.sendMsg(`group:${g.id}`, undefined, mid(), { body: undefined, payloads: { [`${b.user}/phone`]: 'b' } });
+    assert.equal(wrong.code, 'conflict');
+    assert.deepEqual([...wrong.missing].sort(), [`${a.user}/web`, `${c.user}/phone`, `${c.user}/tablet`].sort());
+    assert.deepEqual(wrong.extra, []);
+    const payloads = { [`${a.user}/web`]: 'a-web', [`${b.user}/phone`]: 'b-phone', [`${c.user}/phone`]: 'c-phone', [`${c.user}/tablet`]: 'c-tablet' };
+    const s = await aPhone.sendMsg(`group:${g.id}`, undefined, mid(), { body: undefined, payloads });
+    assert.equal(s.t, 'sent', JSON.stringify(s));
+    assert.equal((await aWeb.next(isMsg(s.id))).body, 'a-web');
+    assert.equal((await bPhone.next(isMsg(s.id))).body, 'b-phone');
+    assert.equal((await cPhone.next(isMsg(s.id))).body, 'c-phone');
+    assert.equal((await cTablet.next(isMsg(s.id))).body, 'c-tablet');
+  } finally {
+    await Promise.all([a.closeAll(), b.closeAll(), c.closeAll()]);
+  }
+});
+
+test('Conventions: a dm conversation id names its users in byte order; dm:<b>:<a> is bad_request', async () => {
+  await withUsers(['cva', 'cvb'], async ([a, b], [pa]) => {
+    await pa!.sendMsg(`user:${b!.user}`, 'x');
+    const [lo, hi] = [a!.user, b!.user].sort();
+    const ok = await pa!.request({ t: 'history', conv: `dm:${lo}:${hi}` });
+    assert.equal(ok.t, 'history');
+    assert.equal(ok.messages.length, 1);
+    const bad = await pa!.request({ t: 'history', conv: `dm:${hi}:${lo}` });
+    assert.equal(bad.t, 'error');
+    assert.equal(bad.code, 'bad_request');
+  });
+});
+
+test('Conventions: a client message id matches ^[A-Za-z0-9_-]{8,64}$ and a rid is at most 64 characters, else bad_request', async () => {
+  await withUsers(['ida', 'idb'], async ([, b], [pa]) => {
+    for (const id of ['short7x', 'x'.repeat(65), 'has space!']) {
+      pa!.send({ t: 'send', id, to: `user:${b!.user}`, body: 'x' });
+      const e = await pa!.next((f) => f.t === 'error');
+      assert.equal(e.code, 'bad_request', `id ${JSON.stringify(id)}`);
+    }
+    for (const id of ['exactly8', 'y'.repeat(64), 'A-b_9-Z_0']) assert.equal((await pa!.sendMsg(`user:${b!.user}`, 'ok', id)).t, 'sent', `id ${id}`);
+    pa!.send({ t: 'ping', rid: 'r'.repeat(65) });
+    assert.equal((await pa!.next((f) => f.t === 'error' || f.t === 'pong')).t, 'error');
+    pa!.send({ t: 'ping', rid: 'r'.repeat(64) });
+    assert.deepEqual(await pa!.next((f) => f.t === 'pong'), { t: 'pong', rid: 'r'.repeat(64) });
+  });
+});
