@@ -4,9 +4,12 @@
  * Callers branch on `code`, never on message text. Where an error concerns a
  * record it names the `table` and a printable `key`; where it concerns a
  * partition, the `partition`. `injected` is true when a fault hook (see
- * faults.ts) raised it rather than the disk. docs/store.md has the table of
- * codes; keep it in step with {@link StoreErrorCode}.
+ * faults.ts) raised it rather than the disk. A StoreError is a ParleyError,
+ * as every error Parley raises. docs/store.md has the table of codes; keep it
+ * (and docs/errors.md) in step with {@link StoreErrorCode}.
  */
+
+import { ParleyError } from '../actors/errors.js';
 
 export type StoreErrorCode =
   /** The store (or the iterator, snapshot or follower) was closed. */
@@ -44,17 +47,16 @@ export interface StoreErrorDetails {
   cause?: unknown;
 }
 
-export class StoreError extends Error {
-  readonly code: StoreErrorCode;
+export class StoreError extends ParleyError {
+  declare readonly code: StoreErrorCode;
   readonly table: string | undefined;
   readonly key: string | undefined;
   readonly partition: number | undefined;
   readonly injected: boolean;
 
   constructor(code: StoreErrorCode, message: string, details: StoreErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'StoreError';
-    this.code = code;
     this.table = details.table;
     this.key = details.key;
     this.partition = details.partition;

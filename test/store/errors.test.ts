@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { ParleyError } from '../../src/actors/errors.js';
 import { openStore, StoreError, type Store } from '../../src/store/index.js';
 import { collect, freshStore, tmpDir } from './helpers.js';
 
@@ -56,6 +57,7 @@ test('store_closed: every operation on a closed store fails; close waits for que
 test('error codes are a closed set with a stable shape', () => {
   const e = new StoreError('store_full', 'disk full', { table: 't', key: 'k', partition: 3 });
   assert.equal(e.code, 'store_full');
+  assert.ok(e instanceof ParleyError, 'a StoreError is a ParleyError, as every error Parley raises');
   assert.equal(e.name, 'StoreError');
   const named = new StoreError('store_io', 'write failed').about({ table: 'inbox', key: 'user:a', partition: 9 });
   assert.deepEqual([named.code, named.table, named.key, named.partition], ['store_io', 'inbox', 'user:a', 9]);
