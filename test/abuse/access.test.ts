@@ -29,6 +29,7 @@ describe('access to what is not one’s own', () => {
     const g = await alice.peer.request({ t: 'group_create', name: 'the club', members: [bob.name, carol.name] });
     assert.equal(g.t, 'group', JSON.stringify(g));
     group = (g.group as { id: string }).id;
+    await groupEvent('created', carol.name, [alice, bob, carol]);
     await post(alice, 'welcome', [bob, carol]);
   });
   after(async () => {
@@ -49,6 +50,14 @@ describe('access to what is not one’s own', () => {
     }
     for (const u of to) await delivered(from.peer, u.name, sent);
     return sent;
+  }
+
+  /** Waits until each of `to` got the group_event `event` about `user`. */
+  async function groupEvent(event: string, user: string, to: U[]): Promise<void> {
+    for (const u of to) {
+      const e = await u.peer.next((f) => f.t === 'group_event' && f.event === event && (f.users as string[]).includes(user), 5000, `${u.name} hears ${user} ${event}`);
+      u.peer.send({ t: 'ack', inbox: e.inbox });
+    }
   }
 
   /** The group's members' stores and the group itself are the same after `abuse`. */
@@ -125,9 +134,11 @@ describe('access to what is not one’s own', () => {
     try {
       const added = await alice.peer.request({ t: 'group_add', group, users: [dave.name] });
       assert.equal(added.t, 'group', JSON.stringify(added));
+      await groupEvent('added', dave.name, [alice, bob, carol, dave]);
       await post(dave, 'hi all', [alice, bob, carol]);
       const removed = await alice.peer.request({ t: 'group_remove', group, users: [dave.name] });
       assert.equal(removed.t, 'group');
+      await groupEvent('removed', dave.name, [alice, bob, carol]);
       await post(alice, 'dave is gone', [bob, carol]);
       await dave.peer.quiet((f) => f.t === 'msg' && f.body === 'dave is gone', 200);
       await membersUnchanged(async () => {
@@ -150,7 +161,9 @@ describe('access to what is not one’s own', () => {
     const erin = await newUser(t, 'erin');
     try {
       assert.equal((await alice.peer.request({ t: 'group_add', group, users: [erin.name] })).t, 'group');
+      await groupEvent('added', erin.name, [alice, bob, carol, erin]);
       assert.equal((await erin.peer.request({ t: 'group_leave', group })).t, 'ok');
+      await groupEvent('left', erin.name, [alice, bob, carol]);
       await membersUnchanged(async () => {
         const id = msgId();
         erin.peer.send({ t: 'send', id, to: `group:${group}`, body: 'one more thing' });

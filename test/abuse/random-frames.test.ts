@@ -276,6 +276,9 @@ describe('random frames at a live node', () => {
       take(packed);
     };
 
+    // A failing run is replayed with PARLEY_FC_SEED=<seed>.
+    const seed = process.env.PARLEY_FC_SEED !== undefined ? Number(process.env.PARLEY_FC_SEED) : Date.now() ^ (Math.random() * 0x7fffffff);
+    ctx.diagnostic(`seed ${seed}`);
     try {
       await fc.assert(
         fc.asyncProperty(items(names), async (list) => {
@@ -284,7 +287,7 @@ describe('random frames at a live node', () => {
           const internal = errors.find((e) => e.code === 'internal' || !ERROR_CODES.has(String(e.code)) || typeof e.message !== 'string');
           assert.equal(internal, undefined, JSON.stringify(internal));
         }),
-        { numRuns: RUNS, endOnFailure: true },
+        { numRuns: RUNS, endOnFailure: true, seed, timeout: 60_000 },
       );
 
       // Let answers still in flight (sends wait for the disk) arrive.
