@@ -29,6 +29,7 @@
 import type { ActorContext, Behaviour } from '../actors/behaviour.js';
 import type { ActorRef } from '../actors/ref.js';
 import { WriteBehind } from './write-behind.js';
+import { deferTo } from './defer.js';
 import type { ChatEnv } from './env.js';
 import type { ConvRecord } from './tables.js';
 import {
@@ -482,11 +483,4 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (!this.rec.members.includes(by)) return fail('forbidden', `${by} is not a member of group ${this.group}`);
     return this.groupView();
   }
-}
-
-/** Answers the current call when `p` settles, without holding up the mailbox. */
-function deferTo(ctx: ActorContext, p: Promise<unknown>): undefined {
-  const reply = ctx.deferReply();
-  if (reply !== null) p.then(reply.resolve, reply.reject);
-  return undefined;
 }

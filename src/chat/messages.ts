@@ -84,6 +84,8 @@ export interface DeviceKeys {
 export type UserMsg =
   | { t: 'account_create'; hash: string } // → { created: boolean }
   | { t: 'account_get' } // → { hash: string | null }
+  /** A send from one of the user's devices: deduplicated by client id for the user, then handed to `conv`. */
+  | { t: 'send'; conv: string; msg: SendMsg } // → Sent | DomainError
   /** A device connected; answers its last acknowledged inbox number. */
   | { t: 'connect'; device: string; conn: ActorRef; codec: ClientCodec } // → { inbox, now } | DomainError
   | { t: 'disconnect'; device: string; conn: ActorRef }
@@ -105,8 +107,10 @@ export type UserMsg =
 
 // ---- to conv:<conv> -----------------------------------------------------------
 
+export type SendMsg = { t: 'send'; from: string; device: string; id: string; type: string; body?: unknown; payloads?: Record<string, unknown> };
+
 export type ConvMsg =
-  | { t: 'send'; from: string; device: string; id: string; type: string; body?: unknown; payloads?: Record<string, unknown> } // → Sent | DomainError
+  | SendMsg // → Sent | DomainError
   | { t: 'history'; user: string; device: string; before?: number; limit: number } // → { messages, more } | DomainError
   | { t: 'fetch'; user: string; device: string; seqs: number[] } // → Array<HistoryMessage | null>
   | { t: 'accepted'; user: string; seq: number }

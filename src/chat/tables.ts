@@ -8,6 +8,7 @@
  * | users       | (user:u)                    | UserRecord     | the user actor |
  * | uconv       | (user:u, conv)              | UserConv       | the user actor |
  * | keys        | (user:u, device)            | KeyRecord      | the user actor |
+ * | sentids     | (user:u, client id)         | Sent           | the user actor; expires after the retention |
  * | inbox       | queue of user:u             | InboxEntry     | the user actor; one consumer per device |
  * | convs       | (conv:c)                    | ConvRecord     | the conv actor |
  * | log         | (conv:c, seq)               | StoredMessage  | the conv actor; expires after the retention |
@@ -15,7 +16,7 @@
  * | fanout      | (conv:c)                    | {since}        | the conv actor: set while a member has not accepted every message |
  */
 import type { Store, Table, Queue } from '../store/index.js';
-import type { InboxEntry, StoredMessage } from './messages.js';
+import type { InboxEntry, Sent, StoredMessage } from './messages.js';
 
 export interface UserRecord {
   hash: string | null;
@@ -66,6 +67,8 @@ export interface ChatTables {
   users: Table<[string], UserRecord>;
   uconv: Table<[string, string], UserConv>;
   keys: Table<[string, string], KeyRecord>;
+  /** What each client id of the user was answered: a client id is unique per sending user. */
+  sentids: Table<[string, string], Sent>;
   inbox: Queue<InboxEntry>;
   convs: Table<[string], ConvRecord>;
   log: Table<[string, number], StoredMessage>;
@@ -78,6 +81,7 @@ export function declareTables(store: Store, retentionMs: number): ChatTables {
     users: store.table<[string], UserRecord>('users', { key: ['string'] }),
     uconv: store.table<[string, string], UserConv>('uconv', { key: ['string', 'string'] }),
     keys: store.table<[string, string], KeyRecord>('keys', { key: ['string', 'string'] }),
+    sentids: store.table<[string, string], Sent>('sentids', { key: ['string', 'string'], ttlMs: retentionMs }),
     inbox: store.queue<InboxEntry>('inbox', { ttlMs: retentionMs }),
     convs: store.table<[string], ConvRecord>('convs', { key: ['string'] }),
     log: store.table<[string, number], StoredMessage>('log', { key: ['string', 'uint'], ttlMs: retentionMs }),

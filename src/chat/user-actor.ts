@@ -28,7 +28,8 @@ import { encodeFrame, type ClientCodec } from '../transport/client-codec.js';
 import { WriteBehind } from './write-behind.js';
 import type { ChatEnv } from './env.js';
 import type { UserConv, UserRecord, KeyRecord } from './tables.js';
-import type { ChatSummary, ConnMsg, ConvMsg, DeviceKeys, HistoryMessage, InboxEntry, StoredMessage, UserMsg } from './messages.js';
+import { fail, isError, type ChatSummary, type ConnMsg, type ConvMsg, type DeviceKeys, type DomainError, type HistoryMessage, type InboxEntry, type SendMsg, type Sent, type StoredMessage, type UserMsg } from './messages.js';
+import { deferTo } from './defer.js';
 import { parseConv } from '../server/protocol/ids.js';
 
 const CACHE = 1024;
@@ -76,6 +77,8 @@ export class UserActor implements Behaviour<UserMsg> {
   /** Messages that arrived ahead of a gap, per conversation. */
   private readonly held = new Map<string, Map<number, { msg: StoredMessage; convRef: ActorRef<ConvMsg> }>>();
   private readonly resendAsked = new Map<string, number>();
+  /** Sends whose conversation has not answered yet, by client id. */
+  private readonly sending = new Map<string, Promise<Sent | DomainError>>();
   private writer!: WriteBehind;
   private ctx!: ActorContext<UserMsg>;
 
@@ -109,7 +112,7 @@ export class UserActor implements Behaviour<UserMsg> {
   }
 
   keepAlive(): boolean {
-    return this.online.size > 0 || this.watchers.size > 0 || this.writer.busy || this.held.size > 0;
+    return this.sending.size > 0 || this.online.size > 0 || this.watchers.size > 0 || this.writer.busy || this.held.size > 0;
   }
 
   async passivate(): Promise<void> {
@@ -126,6 +129,8 @@ export class UserActor implements Behaviour<UserMsg> {
         return { created: true };
       case 'account_get':
         return { hash: this.rec.hash };
+      case 'send':
+        return this.send(m.conv, m.msg, ctx);
       case 'connect':
         return this.connect(m.device, m.conn, m.codec, ctx);
       case 'disconnect':
@@ -183,6 +188,42 @@ export class UserActor implements Behaviour<UserMsg> {
     if (sig.type !== 'down') return;
     for (const [dev, d] of this.online) if (d.mref === sig.monitor) this.disconnect(dev, d.conn);
     for (const [k, w] of this.watchers) if (w.mref === sig.monitor) this.watchers.delete(k);
+  }
+
+  // ---- sending ----------------------------------------------------------------------------------
+
+  /**
+   * A client id is unique per sending user (PROTOCOL.md "Dedupe"): the same
+   * id again answers the first `sent` and delivers nothing, whichever
+   * conversation it names. The conversation keeps its own dedupe too, which
+   * covers a crash between its commit and the write of `sentids` here.
+   */
+  private async send(conv: string, msg: SendMsg, ctx: ActorContext<UserMsg>): Promise<unknown> {
+    const inflight = this.sending.get(msg.id);
+    if (inflight !== undefined) return deferTo(ctx, inflight);
+    const seen = await this.env.tables.sentids.get([this.id, msg.id]);
+    if (seen !== undefined) return seen;
+    const t = this.env.tables;
+    const p = ctx
+      .ref<ConvMsg>(`conv:${conv}`)
+      .call<Sent | DomainError>(msg, { timeout: 10_000 })
+      .then(
+        (r) => {
+          if (isError(r)) this.sending.delete(msg.id);
+          else
+            void this.writer
+              .write((tx) => tx.put(t.sentids, [this.id, msg.id], r))
+              .catch(() => undefined)
+              .finally(() => this.sending.delete(msg.id));
+          return r;
+        },
+        (): DomainError => {
+          this.sending.delete(msg.id);
+          return fail('unavailable', 'the conversation did not answer in time; send it again with the same id');
+        },
+      );
+    this.sending.set(msg.id, p);
+    return deferTo(ctx, p);
   }
 
   // ---- devices --------------------------------------------------------------------------------

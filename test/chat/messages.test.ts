@@ -132,6 +132,20 @@ test('Dedupe: a client id is unique per sending user — the same id from two se
   });
 });
 
+test('Dedupe: the same client id sent again to another recipient answers the first sent and delivers nothing', async () => {
+  await withUsers(['dsa', 'dsb', 'dsc'], async (_us, [pa, pb, pc]) => {
+    const id = mid();
+    const first = await pa!.sendMsg(`user:${us(pb!)[0]}`, 'to b', id);
+    const again = await pa!.sendMsg(`user:${us(pc!)[0]}`, 'to c', id);
+    assert.deepEqual({ conv: again.conv, seq: again.seq, ts: again.ts }, { conv: first.conv, seq: first.seq, ts: first.ts });
+    await pb!.next(isMsg(id));
+    // c must get nothing: a later message from a, sent after the repeat, arrives first.
+    const probe = await pa!.sendMsg(`user:${us(pc!)[0]}`, 'probe');
+    const next = await pc!.next(isMsg());
+    assert.equal(next.id, probe.id);
+  });
+});
+
 function us(...ps: Peer[]): string[] {
   return ps.map((p) => p.ready!.user as string);
 }

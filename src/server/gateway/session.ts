@@ -28,7 +28,7 @@ import { checkFrame, type ClientFrame, type FrameOf } from '../protocol/frames.j
 import { dmConv, parseConv } from '../protocol/ids.js';
 import { decodeFrame, encodeFrame, encodedSize, type ClientCodec } from '../../transport/client-codec.js';
 import { TokenBucket } from './token-bucket.js';
-import { isError, type ConnMsg, type ConvMsg, type DomainError, type ErrorCode, type UserMsg } from '../../chat/messages.js';
+import { isError, type ConnMsg, type ConvMsg, type DomainError, type ErrorCode, type SendMsg, type UserMsg } from '../../chat/messages.js';
 import type { Limits } from '../config.js';
 import type { Tokens } from '../auth/tokens.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -355,7 +355,7 @@ export class Session implements Behaviour<ConnMsg> {
       this.error('too_large', `send.body: larger than ${this.d.limits.bodyBytes} bytes`, f);
       return;
     }
-    const msg: ConvMsg = {
+    const msg: SendMsg = {
       t: 'send',
       from: this.user,
       device: this.device,
@@ -366,7 +366,7 @@ export class Session implements Behaviour<ConnMsg> {
     this.d.metrics.sends.inc();
     const filter = this.d.filter;
     if (filter === undefined) {
-      this.ask(this.conv(conv!), msg, undefined, (r) => ({ t: 'sent', ...(r as object) }), f.id);
+      this.ask(this.userRef!, { t: 'send', conv: conv!, msg }, undefined, (r) => ({ t: 'sent', ...(r as object) }), f.id);
       return;
     }
     this.d.inflight.n++;
@@ -375,7 +375,7 @@ export class Session implements Behaviour<ConnMsg> {
       .then(
         (verdict) => {
           if (verdict && typeof verdict.reject === 'string') this.error('forbidden', `send: rejected by the operator's filter: ${verdict.reject}`, f);
-          else this.ask(this.conv(conv!), msg, undefined, (r) => ({ t: 'sent', ...(r as object) }), f.id);
+          else this.ask(this.userRef!, { t: 'send', conv: conv!, msg }, undefined, (r) => ({ t: 'sent', ...(r as object) }), f.id);
         },
         () => this.error('internal', 'send: the message filter failed', f),
       )
