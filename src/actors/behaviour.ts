@@ -11,7 +11,11 @@
  *   call times out. That is why every call has a timeout, and why
  *   `ctx.call(ctx.self, …)` fails at once with `calling_self`.
  * - System signals (trapped exits, monitor `down`s) are delivered to `info`
- *   before any queued user message.
+ *   before any queued user message. Unlike Erlang, a signal can therefore
+ *   overtake messages the same actor sent before it died: an actor that
+ *   must see a peer's last messages before its `down` should not treat
+ *   `down` as "nothing more will come" (the user actor keeps a closed
+ *   connection's late acks for this reason).
  * - The return value of `handle` (or what its promise resolves to) is the
  *   reply when the message came by `call`; it is ignored for a cast. A
  *   handler that must answer later takes the reply slot with
