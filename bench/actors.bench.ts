@@ -21,7 +21,10 @@
  *    window and credits, between two plain worker threads over one
  *    MessageChannel: arrays of 100 objects per postMessage (structured
  *    clone), and one msgpackr buffer per 100 (the runtime's codec options),
- *    copied out of msgpackr's arena and transferred.
+ *    copied out of msgpackr's arena and transferred. Beside the rate, the
+ *    CPU time each side's thread spent per message (/proc/thread-self),
+ *    against the packed baseline's: a figure the machine's other load
+ *    barely moves.
  * 3. Call round trip: p50/p99 of sequential calls and calls/s, sequential
  *    and with 64 in flight. In-thread: main-thread code calls an echo actor
  *    of a Host on the same thread; baseline an awaited plain async function.
@@ -33,7 +36,7 @@
  */
 import { report, note, median, percentile, repeat } from './lib/report.js';
 import { inThreadSend, directCalls, inThreadCalls, asyncFnCalls } from './lib/actors-inthread.js';
-import { startActorPair, startRawPair } from './lib/actors-cross.js';
+import { startActorPair, startRawPair, type StreamTimes } from './lib/actors-cross.js';
 import { measureInChild, type MemoryResult } from './lib/actors-memory.js';
 import type { CallerResult } from './fixtures/actors-kinds.js';
 import type { StreamSpec } from './fixtures/actors-payload.js';
@@ -68,6 +71,11 @@ function med<T>(xs: T[], f: (x: T) => number): number {
   return median(xs.map(f));
 }
 
+/** CPU seconds of a stream → µs per message. */
+function us(cpuS: number): number {
+  return (cpuS * 1e6) / STREAM.n;
+}
+
 // ---- 1. in-thread send + handle ---------------------------------------------------
 
 async function inThread(): Promise<void> {
@@ -100,16 +108,18 @@ async function crossWorker(): Promise<void> {
       const objects = await raw.stream(STREAM, RAW_BATCH, false);
       const packed = await raw.stream(STREAM, RAW_BATCH, true);
       const actors = await pair.stream(STREAM);
-      const rate = (ms: number): number => (STREAM.n / ms) * 1000;
-      note(`  run: actors ${(rate(actors) / 1e6).toFixed(2)}M/s, raw objects ${(rate(objects) / 1e6).toFixed(2)}M/s, raw packed ${(rate(packed) / 1e6).toFixed(2)}M/s`);
-      return { actors: rate(actors), objects: rate(objects), packed: rate(packed) };
+      const rate = (t: StreamTimes): number => (STREAM.n / t.ms) * 1000;
+      const cpu = (t: StreamTimes): string => `CPU ${us(t.senderCpuS).toFixed(2)}+${us(t.receiverCpuS).toFixed(2)} µs/msg`;
+      note(`  run: actors ${(rate(actors) / 1e6).toFixed(2)}M/s ${cpu(actors)}; raw objects ${(rate(objects) / 1e6).toFixed(2)}M/s ${cpu(objects)}; raw packed ${(rate(packed) / 1e6).toFixed(2)}M/s ${cpu(packed)}`);
+      return { actors, objects, packed };
     }, RUNS);
-    const value = med(runs, (r) => r.actors);
+    const rate = (t: StreamTimes): number => (STREAM.n / t.ms) * 1000;
+    const value = med(runs, (r) => rate(r.actors));
     report({
       name: 'actors.cross-worker one-way',
       value,
       unit: 'msgs/s',
-      baseline: med(runs, (r) => r.objects),
+      baseline: med(runs, (r) => rate(r.objects)),
       baselineName: `raw postMessage, ${RAW_BATCH} objects each`,
       goal: '>= 0.70 of raw',
     });
@@ -117,9 +127,25 @@ async function crossWorker(): Promise<void> {
       name: 'actors.cross-worker one-way (vs packed)',
       value,
       unit: 'msgs/s',
-      baseline: med(runs, (r) => r.packed),
+      baseline: med(runs, (r) => rate(r.packed)),
       baselineName: `raw postMessage, ${RAW_BATCH} msgpackr-packed, transferred`,
       goal: '>= 0.70 of raw',
+    });
+    // CPU time per message of each side's thread: what the wall-clock rate
+    // costs, and much less sensitive to other load on the machine.
+    report({
+      name: 'actors.cross-worker sender CPU',
+      value: med(runs, (r) => us(r.actors.senderCpuS)),
+      unit: 'µs/msg',
+      baseline: med(runs, (r) => us(r.packed.senderCpuS)),
+      baselineName: 'raw packed sender',
+    });
+    report({
+      name: 'actors.cross-worker receiver CPU',
+      value: med(runs, (r) => us(r.actors.receiverCpuS)),
+      unit: 'µs/msg',
+      baseline: med(runs, (r) => us(r.packed.receiverCpuS)),
+      baselineName: 'raw packed receiver',
     });
 
     note(`in-thread calls: ${SEQ_CALLS} sequential, ${PIPE_CALLS} with ${IN_FLIGHT} in flight, ${RUNS} runs`);

@@ -5,11 +5,18 @@
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { Runtime } from '../../src/runtime/index.js';
-import type { CallerMsg, CallerResult, SourceMsg } from '../fixtures/actors-kinds.js';
+import type { CallerMsg, CallerResult, SinkMsg, SourceMsg, StreamResult } from '../fixtures/actors-kinds.js';
 import type { FromRawPeer, ToRawPeer } from '../fixtures/actors-raw-peer.js';
 import type { StreamSpec } from '../fixtures/actors-payload.js';
 
 const fixtures = new URL('../fixtures/', import.meta.url);
+
+/** One stream: wall time, and the CPU time of the sending and the receiving thread. */
+export interface StreamTimes {
+  ms: number;
+  senderCpuS: number;
+  receiverCpuS: number;
+}
 
 // ---- the runtime -----------------------------------------------------------------
 
@@ -18,8 +25,8 @@ export interface ActorPair {
   /** Ids whose partitions live on worker 1 and worker 2. */
   on1: (kind: string) => string;
   on2: (kind: string) => string;
-  /** Streams `spec.n` payloads from a `src` on worker 1 to a `sink` on worker 2; ms until all are handled and credited. */
-  stream(spec: StreamSpec): Promise<number>;
+  /** Streams `spec.n` payloads from a `src` on worker 1 to a `sink` on worker 2, timed until all are handled and credited. */
+  stream(spec: StreamSpec): Promise<StreamTimes>;
   /** `k` calls from a `caller` on worker 1 to an `echo` on worker 2. */
   calls(k: number, concurrency: number): Promise<CallerResult>;
   stop(): Promise<void>;
@@ -36,7 +43,7 @@ export async function startActorPair(): Promise<ActorPair> {
     }
   };
   const src = rt.ref<SourceMsg>(pick('src', 1));
-  const sink = pick('sink', 2);
+  const sink = rt.ref<SinkMsg>(pick('sink', 2));
   const caller = rt.ref<CallerMsg>(pick('caller', 1));
   const echo = pick('echo', 2);
   return {
@@ -44,11 +51,12 @@ export async function startActorPair(): Promise<ActorPair> {
     on1: (kind) => pick(kind, 1),
     on2: (kind) => pick(kind, 2),
     async stream(spec) {
+      await sink.call({ start: { ...spec, from: src.id } });
       const t0 = performance.now();
-      const acked = await src.call<number>({ run: { ...spec, to: sink } }, { timeout: 120_000 });
+      const r = await src.call<StreamResult>({ run: { ...spec, to: sink.id } }, { timeout: 120_000 });
       const ms = performance.now() - t0;
-      if (acked !== spec.n) throw new Error(`stream ended at ${acked} of ${spec.n}`);
-      return ms;
+      if (r.acked !== spec.n) throw new Error(`stream ended at ${r.acked} of ${spec.n}`);
+      return { ms, senderCpuS: r.sourceCpu, receiverCpuS: r.sinkCpu };
     },
     calls(k, concurrency) {
       return caller.call<CallerResult>({ to: echo, k, concurrency }, { timeout: 120_000 });
@@ -60,8 +68,8 @@ export async function startActorPair(): Promise<ActorPair> {
 // ---- the raw baseline ----------------------------------------------------------------
 
 export interface RawPair {
-  /** ms from `send` until the receiver has handled all `spec.n`. */
-  stream(spec: StreamSpec, batch: number, packed: boolean): Promise<number>;
+  /** Timed from `send` until the receiver has handled all `spec.n`. */
+  stream(spec: StreamSpec, batch: number, packed: boolean): Promise<StreamTimes>;
   ping(k: number, concurrency: number): Promise<CallerResult>;
   stop(): Promise<void>;
 }
@@ -104,10 +112,13 @@ export async function startRawPair(): Promise<RawPair> {
       post(b, { t: 'expect', n: spec.n, credit: spec.credit, packed });
       await r;
       const done = next(b, 'done');
+      const sent = next(a, 'sent');
       const t0 = performance.now();
       post(a, { t: 'send', n: spec.n, batch, window: spec.window, packed });
-      await done;
-      return performance.now() - t0;
+      const d = (await done) as Extract<FromRawPeer, { t: 'done' }>;
+      const ms = performance.now() - t0;
+      const s = (await sent) as Extract<FromRawPeer, { t: 'sent' }>;
+      return { ms, senderCpuS: s.cpu, receiverCpuS: d.cpu };
     },
     async ping(k, concurrency) {
       const r = next(a, 'pinged');
