@@ -305,15 +305,18 @@ export class Committer {
       }
       ctx.ops = ops;
       ctx.txNo++;
-      const marks = [ops.length, ctx.ram.length, ctx.undo.length, ctx.ttl.length] as const;
+      const opsMark = ops.length;
+      const ramMark = ctx.ram.length;
+      const undoMark = ctx.undo.length;
+      const ttlMark = ctx.ttl.length;
       try {
         for (const it of tx.intents) applyIntent(this.env, tx.partition, it, ctx, rawLsn);
       } catch (err) {
-        for (let i = ctx.undo.length - 1; i >= marks[2]; i--) ctx.undo[i]!();
-        ops.length = marks[0];
-        ctx.ram.length = marks[1];
-        ctx.undo.length = marks[2];
-        ctx.ttl.length = marks[3];
+        for (let i = ctx.undo.length - 1; i >= undoMark; i--) ctx.undo[i]!();
+        ops.length = opsMark;
+        ctx.ram.length = ramMark;
+        ctx.undo.length = undoMark;
+        ctx.ttl.length = ttlMark;
         this.rejectTx(e, err instanceof StoreError ? err : toStoreError(err, 'building a batch'));
         continue;
       }
