@@ -45,9 +45,16 @@ export async function startNode(o: NodeOptions = {}): Promise<TestNode> {
     url: node.url,
     wsUrl: node.url.replace(/^http/, 'ws') + '/v1/ws',
     async stop() {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await node.stop();
+        await Promise.race([
+          node.stop(),
+          new Promise<never>((_, rej) => {
+            timer = setTimeout(() => rej(new Error('the node did not stop within 20 s')), 20_000);
+          }),
+        ]);
       } finally {
+        clearTimeout(timer);
         rmSync(dir, { recursive: true, force: true });
       }
     },
@@ -101,6 +108,7 @@ export const packPlain = (v: unknown): Buffer => Buffer.from(packr.pack(v));
 interface Waiter {
   pred: (f: Frame) => boolean;
   resolve: (f: Frame) => void;
+  reject: (e: Error) => void;
 }
 
 /** A raw WebSocket peer: frames in arrival order, bounded waits, the close code. */
@@ -121,6 +129,8 @@ export class Peer {
       ws.on('close', (code, reason) => {
         this.closeCode = code;
         resolve({ code, reason: reason.toString() });
+        // Every frame has been delivered before 'close': nothing more will come.
+        for (const w of this.waiters.splice(0)) w.reject(new Error(`socket closed (${code} ${reason.toString()}); unclaimed frames: ${JSON.stringify(this.frames).slice(0, 600)}`));
       }),
     );
     ws.on('message', (data: Buffer, isBinary) => {
@@ -159,12 +169,17 @@ export class Peer {
   next(pred: (f: Frame) => boolean, timeoutMs = 5000, what = 'a frame'): Promise<Frame> {
     const i = this.frames.findIndex(pred);
     if (i >= 0) return Promise.resolve(this.frames.splice(i, 1)[0]!);
+    if (this.closeCode !== null) return Promise.reject(new Error(`no ${what}: the socket is closed (${this.closeCode})`));
     return new Promise((resolve, reject) => {
       const w: Waiter = {
         pred,
         resolve: (f) => {
           clearTimeout(timer);
           resolve(f);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(new Error(`no ${what}: ${e.message}`));
         },
       };
       const timer = setTimeout(() => {
@@ -222,8 +237,10 @@ export class Peer {
 
 /** Opens and authenticates a socket for `user`/`device`. */
 export async function connect(t: Endpoint, user: string, device = 'd1', protocol: Codec = 'json', token?: string): Promise<Peer> {
+  // The token first: the auth timeout runs from the upgrade.
+  const tok = token ?? (await login(t, user, device));
   const p = await Peer.open(t, { protocol });
-  p.send({ t: 'auth', token: token ?? (await login(t, user, device)) });
+  p.send({ t: 'auth', token: tok });
   const ready = await p.next((f) => f.t === 'ready' || f.t === 'error', 5000, 'ready');
   assert.equal(ready.t, 'ready', JSON.stringify(ready));
   return p;
