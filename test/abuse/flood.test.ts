@@ -4,7 +4,9 @@
  * connection stays open; a refused send can be sent again later with the
  * same id and is accepted once; sends refused without pause for
  * `rateAbuseMs` close the connection with 4008. Small limits here: a bucket
- * of 10 refilled at 20/s, 4008 after 1.5 s.
+ * of 10 refilled at 20/s, 4008 after 1.5 s. Presence subscriptions are
+ * bounded per connection (`presenceSubs`, 8 here): each one keeps the
+ * watched user's actor alive, so they must not add up frame after frame.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,13 +15,14 @@ import { bystanders, connect, dm, msgId, newUser, sleep, unaffected, type Bystan
 const RATE = 20;
 const BURST = 10;
 const ABUSE_MS = 1500;
+const PRESENCE_SUBS = 8;
 
 describe('floods', () => {
   let t: TestNode;
   let by: Bystanders;
 
   before(async () => {
-    t = await startNode({ limits: { sendRate: RATE, sendBurst: BURST, rateAbuseMs: ABUSE_MS } });
+    t = await startNode({ limits: { sendRate: RATE, sendBurst: BURST, rateAbuseMs: ABUSE_MS, presenceSubs: PRESENCE_SUBS } });
     by = await bystanders(t);
   });
   after(async () => {
@@ -159,6 +162,42 @@ describe('floods', () => {
     } finally {
       u.peer.close();
       to.peer.close();
+    }
+  });
+
+  test('presence subscriptions beyond limits.presenceSubs per connection: bad_request, none of that frame taken', async () => {
+    const watcher = await newUser(t, 'watcher');
+    const watched = await Promise.all(Array.from({ length: PRESENCE_SUBS + 2 }, (_, i) => newUser(t, `watched${i}`)));
+    try {
+      await unaffected(t, by, async () => {
+        const first = watched.slice(0, PRESENCE_SUBS - 2).map((u) => u.name);
+        assert.equal((await watcher.peer.request({ t: 'presence_sub', users: first })).t, 'ok');
+        // Again the same ones: nothing new, still allowed.
+        assert.equal((await watcher.peer.request({ t: 'presence_sub', users: first.slice(0, 2) })).t, 'ok');
+        // Three more would make nine: refused, all three.
+        const over = watched.slice(PRESENCE_SUBS - 2, PRESENCE_SUBS + 1).map((u) => u.name);
+        const e = await watcher.peer.request({ t: 'presence_sub', users: over });
+        assert.equal(e.code, 'bad_request');
+        assert.equal(e.message, `presence_sub.users: at most ${PRESENCE_SUBS} users per connection`);
+        // Two more make eight: allowed.
+        assert.equal((await watcher.peer.request({ t: 'presence_sub', users: over.slice(0, 2) })).t, 'ok');
+        await watcher.peer.alive();
+        // The refused one is not watched: its going offline is not heard; a watched one's is.
+        watcher.peer.frames.length = 0;
+        const refused = watched[PRESENCE_SUBS]!;
+        const taken = watched[0]!;
+        refused.peer.close();
+        taken.peer.close();
+        await watcher.peer.next((f) => f.t === 'presence' && f.user === taken.name && f.online === false);
+        await watcher.peer.quiet((f) => f.t === 'presence' && f.user === refused.name, 200);
+      });
+      // A new connection has its own allowance.
+      const again = await connect(t, watcher.name, 'd2');
+      assert.equal((await again.request({ t: 'presence_sub', users: watched.slice(PRESENCE_SUBS - 2).map((u) => u.name) })).t, 'ok');
+      again.close();
+    } finally {
+      watcher.peer.close();
+      for (const u of watched) u.peer.close();
     }
   });
 });

@@ -74,6 +74,8 @@ export class Session implements Behaviour<ConnMsg> {
   private queued: ClientFrame[] = [];
   private sendBucket: TokenBucket;
   private keysBucket: TokenBucket;
+  /** Users this connection watches for presence (at most `presenceSubs`). */
+  private readonly watching = new Set<string>();
   /** The first refusal of the current streak, and the latest one. */
   private refusingSince = 0;
   private lastRefusal = 0;
@@ -265,14 +267,20 @@ export class Session implements Behaviour<ConnMsg> {
       case 'chats':
         this.ask(this.userRef!, { t: 'chats' }, f.rid, (r) => ({ t: 'chats', rid: f.rid, chats: r }));
         return;
-      case 'presence_sub':
-        if (f.users.length > this.d.limits.presenceSubs) {
-          this.error('bad_request', `presence_sub.users: at most ${this.d.limits.presenceSubs}`, f);
+      case 'presence_sub': {
+        // The limit is per connection, not per frame: a watcher keeps the
+        // watched user's actor in memory, so frame after frame must not add up.
+        const users = new Set(f.users);
+        const fresh = [...users].filter((u) => !this.watching.has(u));
+        if (this.watching.size + fresh.length > this.d.limits.presenceSubs) {
+          this.error('bad_request', `presence_sub.users: at most ${this.d.limits.presenceSubs} users per connection`, f);
           return;
         }
+        for (const u of fresh) this.watching.add(u);
         this.write(encodeFrame({ t: 'ok', rid: f.rid }, this.codec));
-        for (const u of new Set(f.users)) this.d.host.ref<UserMsg>(`user:${u}`).send({ t: 'presence_watch', conn: this.ctx!.self, codec: this.codec });
+        for (const u of users) this.d.host.ref<UserMsg>(`user:${u}`).send({ t: 'presence_watch', conn: this.ctx!.self, codec: this.codec });
         return;
+      }
       case 'settings':
         this.ask(this.userRef!, { t: 'settings', lastSeen: f.lastSeen }, f.rid, () => ({ t: 'ok', rid: f.rid }));
         return;
