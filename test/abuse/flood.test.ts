@@ -200,4 +200,41 @@ describe('floods', () => {
       for (const u of watched) u.peer.close();
     }
   });
+
+  test('key fetches beyond their bucket: rate_limited, and a refused fetch hands out no prekey', async () => {
+    const owner = await newUser(t, 'keyowner');
+    const fetcher = await newUser(t, 'keyfetcher');
+    let handedOut = 0;
+    try {
+      const otks = Array.from({ length: 40 }, (_, id) => ({ id, key: `otk-${id}` }));
+      const put = await owner.peer.request({ t: 'keys_put', identityKey: 'ik', signedPreKey: { id: 1, key: 'spk', sig: 'sig' }, oneTimePreKeys: otks });
+      assert.equal(put.t, 'ok');
+      await unaffected(t, by, async () => {
+        const answers = await Promise.all(Array.from({ length: 30 }, () => fetcher.peer.request({ t: 'keys_get', user: owner.name })));
+        const given = answers.filter((a) => a.t === 'keys');
+        handedOut = given.length;
+        const refused = answers.filter((a) => a.t === 'error');
+        assert.ok(refused.length >= 5, `${refused.length} refused of 30 (a bucket of 20 refilled at 5/s)`);
+        for (const e of refused) {
+          assert.equal(e.code, 'rate_limited');
+          assert.equal(e.message, 'keys_get: too many key fetches; retry later');
+        }
+        // Each answered fetch took one prekey, in order; the refused ones took none.
+        const ids = given.map((a) => (a.devices as Array<{ oneTimePreKey: { id: number } | null }>)[0]!.oneTimePreKey!.id).sort((x, y) => x - y);
+        assert.deepEqual(
+          ids,
+          given.map((_, i) => i),
+        );
+        await fetcher.peer.alive();
+      });
+      // The next fetch, once the bucket refilled, gets the next prekey.
+      await sleep(400);
+      const next = await fetcher.peer.request({ t: 'keys_get', user: owner.name });
+      assert.equal(next.t, 'keys', JSON.stringify(next));
+      assert.equal((next.devices as Array<{ oneTimePreKey: { id: number } }>)[0]!.oneTimePreKey.id, handedOut);
+    } finally {
+      owner.peer.close();
+      fetcher.peer.close();
+    }
+  });
 });

@@ -71,6 +71,42 @@ describe('transport abuse', () => {
     p.close();
   });
 
+  test('malformed upgrade requests: refused with an HTTP status, the node stays up', async () => {
+    const port = portOf(t);
+    const ask = (request: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1');
+        let got = '';
+        const timer = setTimeout(() => {
+          s.destroy();
+          reject(new Error(`no answer within 5 s to ${JSON.stringify(request.slice(0, 60))}`));
+        }, 5000);
+        s.on('error', () => undefined);
+        s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+        s.on('close', () => {
+          clearTimeout(timer);
+          resolve(got);
+        });
+        s.write(request);
+      });
+    const good = upgradeRequest(`127.0.0.1:${port}`);
+    await unaffected(t, by, async () => {
+      const cases: Array<[string, RegExp]> = [
+        [good.replace('/v1/ws', '/v1/other'), /^HTTP\/1\.1 404 /],
+        [good.replace(/Sec-WebSocket-Key: .*\r\n/, ''), /^HTTP\/1\.1 400 /],
+        [good.replace(/Sec-WebSocket-Key: .*\r\n/, 'Sec-WebSocket-Key: short\r\n'), /^HTTP\/1\.1 400 /],
+        [good.replace('Sec-WebSocket-Version: 13', 'Sec-WebSocket-Version: 7'), /^HTTP\/1\.1 400 /],
+        [good.replace('GET ', 'POST '), /^HTTP\/1\.1 (400|404|405) /],
+        [good.replace('\r\n\r\n', '\r\nSec-WebSocket-Protocol: ,,,\r\n\r\n'), /^HTTP\/1\.1 400 /],
+        ['GARBAGE\r\n\r\n', /^HTTP\/1\.1 400 /],
+      ];
+      for (const [request, status] of cases) {
+        const answer = await ask(request);
+        assert.match(answer, status, `${JSON.stringify(request.slice(0, 80))} → ${JSON.stringify(answer.slice(0, 40))}`);
+      }
+    });
+  });
+
   test('a peer that stops answering pings is dropped by the heartbeat', async () => {
     const user = uniqueUser('silent');
     await signup(t, user);
