@@ -104,3 +104,13 @@ export function countSyscalls(pid: number, seconds: number, calls: string[]): Pr
     });
   });
 }
+
+/** Bytes the process has caused to be written to storage (/proc/<pid>/io write_bytes: files, not sockets). */
+export function storageWriteBytes(pid: number): number {
+  try {
+    const m = /write_bytes:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}

@@ -17,7 +17,8 @@
  *   written → msg read) p50/p90/p99. Everyone acks; the node's delivered
  *   receipts flow back to the senders, who ack them too.
  * - `paced`: the same users, sends offered at a fixed rate (--rate 10000/s,
- *   open loop), latency from the time each send was due.
+ *   open loop), latency from the time each send was due; then again at
+ *   --low-rate (1000/s; 0 skips it), below the node's capacity here.
  * - `group`: 1024 users online, one group of all of them, G senders
  *   (--group-senders 4, window --group-window 4) sending to it; copies/s =
  *   `msg` frames received by members.
@@ -44,7 +45,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { report, note, median } from '../lib/report.js';
 import { mergeHistograms, summarize, type LatencySummary } from './hist.js';
-import { rssBytes, threadTimes, threadLoad, processCpu, machineCpu, countSyscalls, type ThreadTimes } from './proc.js';
+import { rssBytes, threadTimes, threadLoad, processCpu, machineCpu, countSyscalls, storageWriteBytes, type ThreadTimes } from './proc.js';
 import { summarizeProfile } from './profile.js';
 import type { DriverCmd, DriverReply, Snapshot } from './ipc.js';
 
@@ -60,6 +61,7 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '10' },
     measure: { type: 'string', default: '20' },
     rate: { type: 'string', default: '10000' },
+    'low-rate': { type: 'string', default: '1000' },
     workers: { type: 'string', default: '2' },
     drivers: { type: 'string', default: '1' },
     idle: { type: 'string', default: '15000' },
@@ -90,6 +92,7 @@ const O = {
   warmupS: quick ? 2 : num('warmup'),
   measureS: quick ? 4 : num('measure'),
   rate: num('rate'),
+  lowRate: num('low-rate'),
   workers: num('workers'),
   drivers: num('drivers'),
   idle: quick ? 2000 : num('idle'),
@@ -296,6 +299,8 @@ interface LoadResult {
   syscalls: Record<string, number> | null;
   /** Server CPU time per delivered message, µs, by thread name. */
   cpuPerMsg: string;
+  /** Bytes written to storage by the server per delivered message (LevelDB log and compactions). */
+  diskPerMsg: number;
 }
 
 /** CPU per named thread (1 = one core), the unnamed ones summed as "other". */
@@ -319,6 +324,7 @@ async function measureLoad(server: Server, ds: Driver[], pairsOf: (d: number) =>
   const t0 = threadTimes(server.pid);
   const c0 = ds.map((d) => processCpu(d.pid));
   const m0 = machineCpu();
+  const io0 = storageWriteBytes(server.pid);
   const me0 = process.cpuUsage();
   const w0 = performance.now();
   const [sys] = await Promise.all([countSyscalls(server.pid, O.measureS, ['fdatasync', 'write', 'writev', 'read', 'pwrite64']), sleep(O.measureS * 1000)]);
@@ -327,6 +333,7 @@ async function measureLoad(server: Server, ds: Driver[], pairsOf: (d: number) =>
   const t1 = threadTimes(server.pid);
   const c1 = ds.map((d) => processCpu(d.pid));
   const m1 = machineCpu();
+  const io1 = storageWriteBytes(server.pid);
   const me = process.cpuUsage(me0);
   await Promise.all(ds.map((d) => d.rpc({ cmd: 'halt', timeoutMs: 15_000 })));
   const secs = median(snaps.map((s, i) => (s.at - marks[i]!.at) / 1000));
@@ -346,6 +353,7 @@ async function measureLoad(server: Server, ds: Driver[], pairsOf: (d: number) =>
     threads: describeThreads(server.threads, t0, t1, wall),
     syscalls: sys === null ? null : Object.fromEntries(Object.entries(sys).map(([k, v]) => [k, v / O.measureS])),
     cpuPerMsg: perMessage(server.threads, t0, t1, sum((s) => s.delivered)),
+    diskPerMsg: (io1 - io0) / Math.max(1, sum((s) => s.delivered)),
     serverCpu,
     driverCpu,
     othersCpu: Math.max(0, (m1.proc - m0.proc - (me.user + me.system) / 1e6) / wall - serverCpu - driverCpu),
@@ -379,7 +387,7 @@ function noteLoad(label: string, r: LoadResult): void {
       (Object.keys(r.errors).length ? `; errors ${JSON.stringify(r.errors)}` : ''),
   );
   note(`  server threads: ${r.threads}; server CPU per delivered msg ${r.cpuPerMsg}`);
-  if (r.syscalls) note(`  server syscalls/s: ${Object.entries(r.syscalls).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}`);
+  if (r.syscalls) note(`  server syscalls/s: ${Object.entries(r.syscalls).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}; written to storage ${Math.round(r.diskPerMsg)} B per delivered msg`);
 }
 
 async function withProfile<T>(kind: 'node' | 'relay', label: string, fn: (s: Server) => Promise<T>): Promise<T> {
@@ -437,8 +445,8 @@ async function undisturbed<T extends { othersCpu: number }>(label: string, fn: (
 // ---- phases --------------------------------------------------------------------------------
 
 /** One-to-one: users split over the drivers; in each driver's slice, sender i sends to user i + n/2. */
-async function oneToOne(kind: 'node' | 'relay', mode: 'window' | 'rate'): Promise<LoadResult> {
-  await waitQuiet(`${mode === 'window' ? 'saturation' : 'paced'} ${kind}`);
+async function oneToOne(kind: 'node' | 'relay', mode: 'window' | 'rate', rate = O.rate): Promise<LoadResult> {
+  await waitQuiet(`${mode === 'window' ? 'saturation' : `paced ${rate}/s`} ${kind}`);
   return withProfile(kind, `${mode} ${kind}`, async (server) => {
     const ds = await startDrivers(O.drivers, server.url);
     try {
@@ -452,8 +460,8 @@ async function oneToOne(kind: 'node' | 'relay', mode: 'window' | 'rate'): Promis
         const s = slices[d]!;
         return Array.from({ length: sPer }, (_x, i) => [s[i]!, `user:${s[(i + Math.floor(per / 2)) % per]!}`]);
       };
-      const r = await measureLoad(server, ds, pairsOf, mode, O.window, O.rate);
-      noteLoad(`${mode === 'window' ? 'saturation' : `paced ${O.rate}/s`} ${kind}`, r);
+      const r = await measureLoad(server, ds, pairsOf, mode, O.window, rate);
+      noteLoad(`${mode === 'window' ? 'saturation' : `paced ${rate}/s`} ${kind}`, r);
       return r;
     } finally {
       await stopDrivers(ds);
@@ -564,6 +572,7 @@ async function drainPhase(): Promise<number> {
 interface Run {
   sat?: { node: LoadResult; relay: LoadResult };
   paced?: { node: LoadResult; relay: LoadResult };
+  low?: { node: LoadResult; relay: LoadResult };
   group?: { node: LoadResult; relay: LoadResult };
   idle?: { node: IdleResult; relay: IdleResult };
   drain?: number;
@@ -577,10 +586,13 @@ const runs: Run[] = [];
 for (let i = 0; i < O.runs; i++) {
   note(`run ${i + 1} of ${O.runs}`);
   const r: Run = {};
-  const one = (kind: 'node' | 'relay', mode: 'window' | 'rate'): Promise<LoadResult> => undisturbed(`${mode === 'window' ? 'saturation' : 'paced'} ${kind}`, () => oneToOne(kind, mode));
+  const one = (kind: 'node' | 'relay', mode: 'window' | 'rate', rate = O.rate): Promise<LoadResult> =>
+    undisturbed(`${mode === 'window' ? 'saturation' : `paced ${rate}/s`} ${kind}`, () => oneToOne(kind, mode, rate));
   const grp = (kind: 'node' | 'relay'): Promise<LoadResult> => undisturbed(`group ${kind}`, () => group(kind));
   if (O.only.has('sat')) r.sat = { node: await one('node', 'window'), relay: await one('relay', 'window') };
   if (O.only.has('paced')) r.paced = { node: await one('node', 'rate'), relay: await one('relay', 'rate') };
+  // Below the node's capacity too, so its latency when it keeps up is known.
+  if (O.only.has('paced') && O.lowRate > 0) r.low = { node: await one('node', 'rate', O.lowRate), relay: await one('relay', 'rate', O.lowRate) };
   if (O.only.has('group')) r.group = { node: await grp('node'), relay: await grp('relay') };
   if (O.only.has('idle')) r.idle = { node: await idle('node'), relay: await idle('relay') };
   if (O.only.has('drain')) r.drain = await drainPhase();
@@ -606,6 +618,17 @@ if (O.only.has('paced')) {
       baseline: med((r) => r.paced?.relay, (x) => x.e2e[p]),
       baselineName: 'raw ws relay',
       ...(p === 'p99' ? { goal: '<= 10 ms' } : {}),
+    });
+  }
+}
+if (O.only.has('paced') && O.lowRate > 0) {
+  for (const p of ['p50', 'p99'] as const) {
+    report({
+      name: `load.1to1 e2e ${p} at ${O.lowRate / 1000}k msg/s`,
+      value: med((r) => r.low?.node, (x) => x.e2e[p]),
+      unit: 'ms',
+      baseline: med((r) => r.low?.relay, (x) => x.e2e[p]),
+      baselineName: 'raw ws relay',
     });
   }
 }
