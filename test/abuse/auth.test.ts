@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, UnsecuredJWT } from 'jose';
-import { bystanders, connect, login, msgId, newUser, Peer, SECRET, sleep, unaffected, type Bystanders, type Peer as PeerT, type TestNode, startNode } from './helpers.js';
+import { bystanders, connect, login, msgId, newUser, Peer, SECRET, signup, sleep, uniqueUser, unaffected, withNode, type Bystanders, type Peer as PeerT, type TestNode, startNode } from './helpers.js';
 
 const AUTH_TIMEOUT = 500;
 
@@ -177,5 +177,28 @@ describe('authentication abuse', () => {
       newest.close();
     });
     other.close();
+  });
+});
+
+describe('the auth deadline', () => {
+  test('is for the client’s frame: an auth that arrives in time is not cut off while it is checked', async () => {
+    // Calls to the scheduler thread held back 600 ms: registering the device
+    // ends well after the 300 ms deadline, the auth frame well before it.
+    await withNode({ limits: { authTimeoutMs: 300 }, faults: true }, async (t) => {
+      const user = uniqueUser('slowauth');
+      await signup(t, user);
+      const token = await login(t, user);
+      t.node.runtime.faults.linkFaults({ delayMs: 600 });
+      try {
+        const p = await Peer.open(t);
+        p.send({ t: 'auth', token });
+        const ready = await p.next((f) => f.t === 'ready' || f.t === 'error', 5000, 'ready');
+        assert.equal(ready.t, 'ready', JSON.stringify(ready));
+        await p.alive();
+        p.close();
+      } finally {
+        t.node.runtime.faults.linkFaults(null);
+      }
+    });
   });
 });

@@ -153,6 +153,10 @@ export class Session implements Behaviour<ConnMsg> {
         return;
       }
       this.state = 'authing';
+      // The deadline is for the client's frame. Checking it may take longer
+      // (the user's thread may be busy); that has its own bound, the call timeout.
+      if (this.authTimer !== null) clearTimeout(this.authTimer);
+      this.authTimer = null;
       void this.authenticate(f);
       return;
     }
