@@ -1,7 +1,9 @@
 /**
  * A slow reader (PROTOCOL.md "Limits"; the gateway's `sendBufferBytes`): a
- * client that never reads while lots is sent to it is dropped once more
- * than `sendBufferBytes` waits for it, and the server's memory stays flat.
+ * client that never reads while lots is sent to it is dropped (the send
+ * buffer is bounded), and the server's memory stays flat. A reader that
+ * keeps up is not dropped, even when more than `sendBufferBytes` is due to
+ * it at once.
  *
  * The node runs in a process of its own so that its memory is measured
  * alone. The slow client is a bare socket, upgraded by hand and then
@@ -17,7 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { connect, dm, exchange, login, msgId, newUser, SECRET, signup, uniqueUser, until, type Endpoint } from './helpers.js';
+import { connect, dm, exchange, login, msgId, newUser, SECRET, signup, startNode, uniqueUser, until, type Endpoint } from './helpers.js';
 import { rawConnect } from './raw-ws.js';
 
 const SEND_BUFFER = 256 * 1024;
@@ -112,7 +114,7 @@ describe('a slow reader', () => {
     await n?.stop();
   });
 
-  test('a client that never reads is dropped past limits.sendBufferBytes, and the server’s memory stays flat', async (t) => {
+  test('a client that never reads is dropped (bounded send buffer), and the server’s memory stays flat', async (t) => {
     const writer = await newUser(n, 'writer');
     const slow = uniqueUser('slow');
     await signup(n, slow);
@@ -178,6 +180,40 @@ describe('a slow reader', () => {
     } finally {
       writer.peer.close();
       talker.peer.close();
+    }
+  });
+});
+
+describe('a reader that keeps up', () => {
+  test('is not dropped when more than limits.sendBufferBytes is due at once (a window of large messages on reconnect)', async () => {
+    // 200 unread messages of 32 KiB: ~6.5 MB pushed at once, against a 512 KiB buffer.
+    const t = await startNode({ limits: { sendBufferBytes: 512 * 1024, bodyBytes: 32 * 1024, sendRate: 100_000, sendBurst: 100_000 } });
+    try {
+      const writer = await newUser(t, 'bulk');
+      const reader = uniqueUser('reader');
+      await signup(t, reader);
+      const ids = Array.from({ length: 200 }, () => msgId());
+      for (const id of ids) writer.peer.send({ t: 'send', id, to: `user:${reader}`, body: 'y'.repeat(32 * 1024 - 2) });
+      for (const id of ids) await writer.peer.next((f) => f.t === 'sent' && f.id === id, 10_000);
+      // Twice, on two devices: each gets everything.
+      for (const device of ['d1', 'd2']) {
+        const p = await connect(t, reader, device);
+        try {
+          const got: unknown[] = [];
+          while (got.length < ids.length) got.push((await p.next((f) => f.t === 'msg', 5000, `msg ${got.length + 1}`)).id);
+          assert.deepEqual(got, ids);
+          // And a history page of 100 of them.
+          const h = await p.request({ t: 'history', conv: dm(writer.name, reader), limit: 100 }, 10_000);
+          assert.equal((h.messages as unknown[]).length, 100);
+          await p.alive();
+        } finally {
+          p.close();
+        }
+      }
+      assert.equal(await metric(t, 'parley_slow_readers_total'), 0);
+      writer.peer.close();
+    } finally {
+      await t.stop();
     }
   });
 });

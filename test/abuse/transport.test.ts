@@ -120,7 +120,7 @@ describe('transport abuse', () => {
       const started = Date.now();
       await Promise.race([raw.closed, new Promise((_, rej) => setTimeout(() => rej(new Error('not dropped within 3 s')), 3000))]);
       const ms = Date.now() - started;
-      assert.ok(ms <= 3 * HEARTBEAT + 500, `dropped after ${ms} ms`);
+      assert.ok(ms <= 5 * HEARTBEAT + 1000, `dropped after ${ms} ms`);
       assert.ok(
         raw.frames.some((f) => f.opcode === 9),
         'it was pinged first',

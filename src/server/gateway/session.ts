@@ -13,8 +13,9 @@
  * `bodyBytes` → `too_large`; sends over the token bucket (200, refilled at
  * 50/s) → `rate_limited`, and close 4008 after `rateAbuseMs` (10 s) of
  * refusals without a pause (a pause: `RATE_PAUSE_MS`, 1 s, without a
- * refused send); a reader that lets more than `sendBufferBytes`
- * (4 MiB) queue up is dropped; the same device connecting again closes the
+ * refused send); a reader that keeps more than `sendBufferBytes` (4 MiB)
+ * queued for `SLOW_READER_GRACE_MS` (5 s), or more than any burst can need,
+ * is dropped; the same device connecting again closes the
  * older connection with 4010. Every error names the rule it broke and
  * leaves the connection open unless a close code applies.
  */
@@ -32,6 +33,9 @@ import { isError, type ConnMsg, type ConvMsg, type DomainError, type ErrorCode, 
 import type { Limits } from '../config.js';
 import type { Tokens } from '../auth/tokens.js';
 import type { GatewayMetrics } from './metrics.js';
+
+/** A reader with more than `sendBufferBytes` queued has this long to drain below it before it is dropped. */
+export const SLOW_READER_GRACE_MS = 5000;
 
 /** A client that sends nothing refused for this long has paused: its next refusal starts a new streak. */
 export const RATE_PAUSE_MS = 1000;
@@ -74,6 +78,10 @@ export class Session implements Behaviour<ConnMsg> {
   private queued: ClientFrame[] = [];
   private sendBucket: TokenBucket;
   private keysBucket: TokenBucket;
+  /** Armed while more than `sendBufferBytes` is queued: drops the reader if it stays so. */
+  private slowCheck: ReturnType<typeof setTimeout> | null = null;
+  /** Queued past this, the reader is dropped at once: more than a burst (a window of pushes, a history page) can need. */
+  private readonly sendCap: number;
   /** Users this connection watches for presence (at most `presenceSubs`). */
   private readonly watching = new Set<string>();
   /** The first refusal of the current streak, and the latest one. */
@@ -91,6 +99,8 @@ export class Session implements Behaviour<ConnMsg> {
   ) {
     this.sendBucket = new TokenBucket(d.limits.sendRate, d.limits.sendBurst);
     this.keysBucket = new TokenBucket(d.limits.keysRate, d.limits.keysBurst);
+    const L = d.limits;
+    this.sendCap = L.sendBufferBytes + Math.max(L.window, L.historyLimit) * (L.bodyBytes + 1024);
     this.authTimer = setTimeout(() => this.close(CLOSE.authTimeout, 'no auth in time'), d.limits.authTimeoutMs);
   }
 
@@ -191,6 +201,7 @@ export class Session implements Behaviour<ConnMsg> {
     const wasReady = this.state === 'ready';
     this.state = 'closed';
     if (this.authTimer !== null) clearTimeout(this.authTimer);
+    if (this.slowCheck !== null) clearTimeout(this.slowCheck);
     if (wasReady && this.userRef !== null && this.ctx !== null) this.userRef.send({ t: 'disconnect', device: this.device, conn: this.ctx.self });
     this.ctx?.stop('normal');
     this.d.onEnd(this);
@@ -452,12 +463,27 @@ export class Session implements Behaviour<ConnMsg> {
     if (ws.readyState !== 1) return;
     ws.send(data);
     this.d.metrics.framesOut.inc();
+    const limit = this.d.limits.sendBufferBytes;
+    if (ws.bufferedAmount <= limit) return;
     // A reader that does not keep up would make us hold its frames in memory
-    // without bound: past the limit it is dropped (it resumes from its last ack).
-    if (ws.bufferedAmount > this.d.limits.sendBufferBytes) {
-      this.d.metrics.slowReaders.inc();
-      ws.terminate();
-      this.onClose();
+    // without bound, so it is dropped (it resumes from its last ack). But one
+    // that does keep up can be sent more than the limit at once (a window of
+    // large messages on reconnect, a history page); dropping it then would
+    // drop it again on every reconnect. So it has SLOW_READER_GRACE_MS to
+    // drain below the limit, and is dropped at once only past `sendCap`.
+    if (ws.bufferedAmount > this.sendCap) {
+      this.dropSlowReader();
+      return;
     }
+    this.slowCheck ??= setTimeout(() => {
+      this.slowCheck = null;
+      if (this.state !== 'closed' && ws.bufferedAmount > limit) this.dropSlowReader();
+    }, SLOW_READER_GRACE_MS);
+  }
+
+  private dropSlowReader(): void {
+    this.d.metrics.slowReaders.inc();
+    this.ws.terminate();
+    this.onClose();
   }
 }
