@@ -31,7 +31,11 @@ function place(n: ProfileNode): string {
 export function summarizeProfile(file: string, top = 15): string[] {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, ProfileNode>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n);
   const self = new Map<string, number>();
+  /** Per function: self time by caller, to name who calls the hot ones. */
+  const callers = new Map<string, Map<string, number>>();
   let total = 0;
   let idle = 0;
   p.samples.forEach((id, i) => {
@@ -45,11 +49,19 @@ export function summarizeProfile(file: string, top = 15): string[] {
     }
     const k = place(n);
     self.set(k, (self.get(k) ?? 0) + dt);
+    const up = parent.get(n.id);
+    if (up !== undefined) {
+      let m = callers.get(k);
+      if (m === undefined) callers.set(k, (m = new Map()));
+      const pk = place(up);
+      m.set(pk, (m.get(pk) ?? 0) + dt);
+    }
   });
   const busy = total - idle;
   const lines = [`${(total / 1e6).toFixed(1)} s sampled, ${((busy / total) * 100).toFixed(0)}% busy`];
   for (const [k, v] of [...self].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) {
-    lines.push(`${((v / busy) * 100).toFixed(1).padStart(5)}% of busy  ${k}`);
+    const top = [...(callers.get(k) ?? [])].sort((a, b) => b[1] - a[1])[0];
+    lines.push(`${((v / busy) * 100).toFixed(1).padStart(5)}% of busy  ${k}${top ? `  ← ${top[0]}` : ''}`);
   }
   return lines;
 }

@@ -33,7 +33,8 @@
  * --runs N (default 3) repeats everything; figures are medians over runs.
  * --only sat,paced,… picks phases; --quick is a short smoke run; --profile
  * writes CPU profiles of the node (every thread) for sat and group and
- * prints their top functions; --workers N scheduler threads (default 2);
+ * prints their top functions; --keep-data keeps the node's data directories
+ * (to read LevelDB's LOG of compactions and stalls); --workers N scheduler threads (default 2);
  * --drivers N driver processes for sat/paced (default 1); --json prints the
  * figures as JSON lines (notes go to stderr).
  */
@@ -76,6 +77,7 @@ const { values: flags } = parseArgs({
     durability: { type: 'string', default: 'fsync' },
     profile: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    'keep-data': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     'quiet-wait': { type: 'string', default: '120' },
     'max-others': { type: 'string', default: '0.15' },
@@ -107,6 +109,7 @@ const O = {
   durability: flags.durability === 'os' ? ('os' as const) : ('fsync' as const),
   profile: flags.profile === true,
   quietWaitS: num('quiet-wait'),
+  keepData: flags['keep-data'] === true,
   maxOthers: num('max-others'),
   attempts: num('attempts'),
 };
@@ -204,8 +207,9 @@ async function startServer(kind: 'node' | 'relay', profileDir?: string): Promise
       await exited(p, 30_000);
       live.delete(p);
       if (data) {
-        rmSync(data, { recursive: true, force: true });
         dirs.delete(data);
+        if (O.keepData) note(`  data kept in ${data} (LevelDB LOG files under store/t*/)`);
+        else rmSync(data, { recursive: true, force: true });
       }
     },
   };
