@@ -59,6 +59,13 @@ export interface StorageAdapter {
   recover(): Promise<void>;
   get(key: Bytes, snapshot?: AdapterSnapshot): Promise<Bytes | undefined>;
   getMany(keys: readonly Bytes[], snapshot?: AdapterSnapshot): Promise<Array<Bytes | undefined>>;
+  /**
+   * The same read on the calling thread, without a round trip through a
+   * thread pool: cheap when the answer is in memory (memtable, block cache,
+   * or a bloom filter saying "absent"), blocking the thread for a disk read
+   * otherwise.
+   */
+  getSync(key: Bytes): Bytes | undefined;
   write(ops: readonly WriteOp[], sync: boolean): Promise<void>;
   iterate(range: KeyRange, snapshot?: AdapterSnapshot): AdapterIterator;
   snapshot(): AdapterSnapshot;

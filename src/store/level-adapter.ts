@@ -97,6 +97,10 @@ export class LevelAdapter implements StorageAdapter {
     return opts ? this.db.get(asBuffer(key), opts) : this.db.get(asBuffer(key));
   }
 
+  getSync(key: Bytes): Bytes | undefined {
+    return this.db.getSync(asBuffer(key));
+  }
+
   getMany(keys: readonly Bytes[], snapshot?: AdapterSnapshot): Promise<Array<Bytes | undefined>> {
     const ks = keys.map(asBuffer);
     const opts = snapshot ? { snapshot: (snapshot as LevelSnapshotHandle).inner } : undefined;

@@ -175,6 +175,10 @@ export class MemoryAdapter implements StorageAdapter {
     return this.read(snapshot).get(key);
   }
 
+  getSync(key: Bytes): Bytes | undefined {
+    return this.read().get(key);
+  }
+
   async getMany(keys: readonly Bytes[], snapshot?: AdapterSnapshot): Promise<Array<Bytes | undefined>> {
     const m = this.read(snapshot);
     return keys.map((k) => m.get(k));

@@ -47,6 +47,17 @@ export async function readBytes(core: StoreCore, def: Def, key: Bytes, show: str
   }
 }
 
+/** {@link readBytes} on the calling thread (see StorageAdapter.getSync). */
+export function readBytesNow(core: StoreCore, def: Def, key: Bytes, show: string): Bytes | undefined {
+  core.checkOpen();
+  core.faults.checkRead(def.name);
+  try {
+    return adapterOf(core, def).getSync(key);
+  } catch (err) {
+    throw toStoreError(err, `reading ${def.name}`).about({ table: def.name, key: show });
+  }
+}
+
 export async function readManyBytes(core: StoreCore, def: Def, keys: Bytes[]): Promise<Array<Bytes | undefined>> {
   core.checkOpen();
   core.faults.checkRead(def.name);

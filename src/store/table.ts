@@ -7,7 +7,7 @@
  * log), and an optional TTL after which records read as absent and the
  * sweeper removes them.
  *
- * Reads: `get`, `getMany`, and range scans within one partition, in key
+ * Reads: `get`, `getNow` (synchronous), `getMany`, and range scans within one partition, in key
  * order (see keys.ts: numbers big-endian, strings terminated, so
  * `(conv, 9) < (conv, 10)` and `("a") < ("ab")`), with bounds, a prefix,
  * `reverse` and `limit`, read in `nextv` batches (default 256 rows).
@@ -19,7 +19,7 @@ import { partitionOf } from '../actors/partition.js';
 import type { Bytes, KeyRange } from './adapter.js';
 import { StoreError } from './errors.js';
 import { decodeTuple, encodeTuple, prefixEnd, showKey, type KeyElement } from './keys.js';
-import { adapterOf, decodeRecord, readBytes, readManyBytes, scan, type StoreCore } from './reads.js';
+import { adapterOf, decodeRecord, readBytes, readBytesNow, readManyBytes, scan, type StoreCore } from './reads.js';
 import { recordPrefix, type TableDef } from './schema.js';
 import type { CommitResult } from './transaction.js';
 
@@ -72,6 +72,19 @@ export class Table<K extends readonly KeyElement[], V> {
   async get(key: K): Promise<V | undefined> {
     const show = showKey(key);
     const bytes = await readBytes(this.core, this.def, this.encode(key), show);
+    return bytes === undefined ? undefined : decodeRecord<V>(this.core, this.def, bytes, () => show);
+  }
+
+  /**
+   * `get` answered on the calling thread, without a trip through libuv's
+   * pool. Meant for point reads that are nearly always in memory, such as
+   * checking that a fresh id is absent (LevelDB's bloom filters answer
+   * that without touching disk); a cold record blocks the thread while it
+   * is read.
+   */
+  getNow(key: K): V | undefined {
+    const show = showKey(key);
+    const bytes = readBytesNow(this.core, this.def, this.encode(key), show);
     return bytes === undefined ? undefined : decodeRecord<V>(this.core, this.def, bytes, () => show);
   }
 

@@ -25,6 +25,21 @@ for (const backend of ['memory', 'level'] as Backend[]) {
       await s.close();
     });
 
+    test('getNow reads what get reads, synchronously: committed records, absent ones, and expired ones as absent', async () => {
+      let now = 1_000_000;
+      const s = await freshStore(backend, { clock: () => now });
+      const ids = s.table<[string, string], { seq: number }>('ids', { key: ['string', 'string'], ttlMs: 1000 });
+      await ids.put(['user:a', 'm1'], { seq: 1 });
+      assert.deepEqual(ids.getNow(['user:a', 'm1']), { seq: 1 });
+      assert.equal(ids.getNow(['user:a', 'm2']), undefined);
+      assert.equal(ids.getNow(['user:b', 'm1']), undefined, 'another owner');
+      now += 1000;
+      assert.equal(ids.getNow(['user:a', 'm1']), undefined, 'expired');
+      assert.equal(await ids.get(['user:a', 'm1']), undefined);
+      await s.close();
+      assert.throws(() => ids.getNow(['user:a', 'm1']), (e: unknown) => e instanceof StoreError && e.code === 'store_closed');
+    });
+
     test('getMany reads records of several partitions in order', async () => {
       const s = await freshStore(backend);
       const t = s.table<[string], number>('accounts', { key: ['string'] });
