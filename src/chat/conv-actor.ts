@@ -14,8 +14,11 @@
  *    other devices). Delivery is at-least-once: the actor remembers per
  *    member the last seq it accepted (`cursors`), resends what is missing
  *    every `retryMs` (5 s) while it is active, and a `fanout` marker written
- *    with the message makes the thread's startup sweep wake it after a
- *    crash. A user actor accepts seqs strictly in order and drops repeats.
+ *    with the first message a member lacks makes the thread's startup sweep
+ *    wake it after a crash (the marker is removed at the next retry tick
+ *    that finds everyone caught up, not per message, so a busy conversation
+ *    writes it once). A user actor accepts seqs strictly in order and drops
+ *    repeats.
  * 3. Delivered and read receipts come back here from members' user actors
  *    and go on to the senders of the messages concerned.
  *
@@ -60,6 +63,10 @@ export class ConvActor implements Behaviour<ConvMsg> {
   /** Sends whose commit is in flight, by sender and client id. */
   private readonly inflight = new Map<string, Promise<Sent | DomainError>>();
   private dirty = false;
+  /** Members whose cursor is behind `lastSeq` (kept, not recomputed: a group has up to 1024). */
+  private readonly behind = new Set<string>();
+  /** Whether the `fanout` row is on disk (or its write queued). */
+  private marker = false;
   private retryTimer = 0;
   private lastFanout = 0;
 
@@ -74,7 +81,9 @@ export class ConvActor implements Behaviour<ConvMsg> {
 
   async init(ctx: ActorContext<ConvMsg>): Promise<void> {
     this.ctx = ctx;
-    this.rec = (await this.env.tables.convs.get([this.id])) ?? null;
+    const [rec, marker] = await Promise.all([this.env.tables.convs.get([this.id]), this.env.tables.fanout.get([this.id])]);
+    this.rec = rec ?? null;
+    this.marker = marker !== undefined;
     this.writer = new WriteBehind(
       this.env.store,
       this.id,
@@ -86,11 +95,14 @@ export class ConvActor implements Behaviour<ConvMsg> {
         }
       },
     );
-    if (this.pendingMembers().length > 0) this.armRetry();
+    const r = this.rec;
+    if (r !== null) for (const u of r.members) if ((r.cursors[u] ?? 0) < r.lastSeq) this.behind.add(u);
+    // Even with nobody behind: the next tick removes a marker left by the previous activation.
+    if (this.marker || this.behind.size > 0) this.armRetry();
   }
 
   keepAlive(): boolean {
-    return this.writer.busy || this.pendingMembers().length > 0;
+    return this.writer.busy || this.behind.size > 0 || this.marker;
   }
 
   async passivate(): Promise<void> {
@@ -178,7 +190,8 @@ export class ConvActor implements Behaviour<ConvMsg> {
     const key = `${m.from}\u0000${m.id}`;
     const pending = this.inflight.get(key);
     if (pending !== undefined) return deferTo(ctx, pending);
-    const seen = await this.env.tables.dedupe.get([this.id, m.from, m.id]);
+    // A fresh id is absent, which LevelDB's bloom filter answers from memory: read on this thread.
+    const seen = this.env.tables.dedupe.getNow([this.id, m.from, m.id]);
     if (seen !== undefined) return { id: m.id, conv: this.conv, seq: seen.seq, ts: seen.ts } satisfies Sent;
     if (m.payloads !== undefined) {
       const bad = await this.checkPayloads(m.from, m.device, m.payloads);
@@ -192,13 +205,16 @@ export class ConvActor implements Behaviour<ConvMsg> {
     rec.lastTs = ts;
     this.dirty = true;
     this.remember(msg);
+    for (const u of rec.members) this.behind.add(u);
     const t = this.env.tables;
     const sent: Sent = { id: m.id, conv: this.conv, seq, ts };
+    const mark = !this.marker;
+    this.marker = true;
     const done = this.writer
       .write((tx) => {
         tx.put(t.log, [this.id, seq], msg);
         tx.put(t.dedupe, [this.id, m.from, m.id], { seq, ts });
-        tx.put(t.fanout, [this.id], { since: ts });
+        if (mark) tx.put(t.fanout, [this.id], { since: ts });
       })
       .then(
         (): Sent => {
@@ -238,12 +254,6 @@ export class ConvActor implements Behaviour<ConvMsg> {
     this.armRetry();
   }
 
-  private pendingMembers(): string[] {
-    const r = this.rec;
-    if (r === null) return [];
-    return r.members.filter((u) => (r.cursors[u] ?? 0) < r.lastSeq);
-  }
-
   private accepted(u: string, seq: number): void {
     const r = this.rec;
     if (r === null || !(u in r.cursors)) return;
@@ -251,10 +261,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
       r.cursors[u] = Math.min(seq, r.lastSeq);
       this.dirty = true;
     }
-    if (this.pendingMembers().length === 0) {
-      // Everyone has everything: the startup sweep need not wake this conversation.
-      void this.writer.write((tx) => tx.del(this.env.tables.fanout, [this.id])).catch(() => undefined);
-    }
+    if ((r.cursors[u] ?? 0) >= r.lastSeq) this.behind.delete(u);
   }
 
   private armRetry(): void {
@@ -264,9 +271,15 @@ export class ConvActor implements Behaviour<ConvMsg> {
 
   /** Resends to members that have not accepted everything (after `retryMs`, or at once on `resume`). */
   private retry(now: boolean): void {
-    const pending = this.pendingMembers();
-    if (pending.length === 0) return;
-    if (now || Date.now() - this.lastFanout >= RETRY_MS) for (const u of pending) void this.resend(u, (this.rec!.cursors[u] ?? 0) + 1);
+    if (this.behind.size === 0) {
+      if (this.marker) {
+        // Everyone has everything: the startup sweep need not wake this conversation.
+        this.marker = false;
+        void this.writer.write((tx) => tx.del(this.env.tables.fanout, [this.id])).catch(() => undefined);
+      }
+      return;
+    }
+    if (now || Date.now() - this.lastFanout >= RETRY_MS) for (const u of this.behind) void this.resend(u, (this.rec!.cursors[u] ?? 0) + 1);
     this.armRetry();
   }
 
@@ -463,6 +476,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     for (const u of users) {
       delete r.cursors[u];
       delete r.reads[u];
+      this.behind.delete(u);
     }
     if (r.admins.length === 0 && r.members.length > 0) r.admins.push(r.members[0]!);
     this.dirty = true;

@@ -13,7 +13,7 @@
  * | convs       | (conv:c)                    | ConvRecord     | the conv actor |
  * | log         | (conv:c, seq)               | StoredMessage  | the conv actor; expires after the retention |
  * | dedupe      | (conv:c, sender, client id) | {seq, ts}      | the conv actor; expires after the retention |
- * | fanout      | (conv:c)                    | {since}        | the conv actor: set while a member has not accepted every message |
+ * | fanout      | (conv:c)                    | {since}        | the conv actor: set while a member has not accepted every message (removed lazily) |
  */
 import type { Store, Table, Queue } from '../store/index.js';
 import type { InboxEntry, Sent, StoredMessage } from './messages.js';
@@ -25,8 +25,6 @@ export interface UserRecord {
   lastSeen: number | null;
   /** Registered devices (by first auth). */
   devices: Record<string, { registeredAt: number }>;
-  /** Inbox number up to which delivered receipts were sent. */
-  deliveredUpTo: number;
 }
 
 export interface UserConv {

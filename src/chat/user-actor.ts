@@ -16,6 +16,9 @@
  *   `deliver` ahead of the next expected seq is held back and the
  *   conversation is asked to resend the gap; a repeat is dropped (and
  *   acknowledged again, so the conversation's cursor moves).
+ * - A user's own message enters its inbox only when another of its devices
+ *   is registered (the sending device has `sent`); a device registered
+ *   later starts after it and finds it in the history.
  * - An ack is cumulative; acking a number never sent to that device is
  *   `bad_request`. Entries every device has acknowledged are deleted.
  * - A one-time prekey is handed out at most once, even to concurrent
@@ -62,6 +65,12 @@ export class UserActor implements Behaviour<UserMsg> {
   private committed = 0;
   /** Per device: the last acknowledged inbox number (durable). */
   private cursors: Record<string, number> = {};
+  /**
+   * Inbox number up to which delivered receipts were sent: the highest
+   * device cursor, so it needs no write of its own. Receipts travel by cast
+   * once the ack is taken, so a crash can lose some (module header).
+   */
+  private deliveredUpTo = 0;
   private readonly online = new Map<string, Device>();
   /**
    * Per device: the connection that went away last and how far it was sent.
@@ -93,9 +102,10 @@ export class UserActor implements Behaviour<UserMsg> {
     this.ctx = ctx;
     const t = this.env.tables;
     const [rec, info] = await Promise.all([t.users.get([this.id]), t.inbox.info(this.id)]);
-    this.rec = rec ?? { hash: null, createdAt: this.env.clock.now(), lastSeenSetting: 'everyone', lastSeen: null, devices: {}, deliveredUpTo: 0 };
+    this.rec = rec ?? { hash: null, createdAt: this.env.clock.now(), lastSeenSetting: 'everyone', lastSeen: null, devices: {} };
     this.head = this.committed = info.next - 1;
     this.cursors = { ...info.consumers };
+    this.deliveredUpTo = Math.max(0, ...Object.values(this.cursors));
     this.writer = new WriteBehind(
       this.env.store,
       this.id,
@@ -201,7 +211,8 @@ export class UserActor implements Behaviour<UserMsg> {
   private async send(conv: string, msg: SendMsg, ctx: ActorContext<UserMsg>): Promise<unknown> {
     const inflight = this.sending.get(msg.id);
     if (inflight !== undefined) return deferTo(ctx, inflight);
-    const seen = await this.env.tables.sentids.get([this.id, msg.id]);
+    // A fresh id is absent, which LevelDB's bloom filter answers from memory: read on this thread.
+    const seen = this.env.tables.sentids.getNow([this.id, msg.id]);
     if (seen !== undefined) return seen;
     const t = this.env.tables;
     const p = ctx
@@ -436,10 +447,9 @@ export class UserActor implements Behaviour<UserMsg> {
     if (n <= cur) return;
     this.cursors[device] = n;
     void this.writer.write((tx) => tx.ack(this.env.tables.inbox, this.id, device, n)).catch(() => undefined);
-    if (n > this.rec.deliveredUpTo) {
-      const from = this.rec.deliveredUpTo + 1;
-      this.rec.deliveredUpTo = n;
-      this.recDirty = true;
+    if (n > this.deliveredUpTo) {
+      const from = this.deliveredUpTo + 1;
+      this.deliveredUpTo = n;
       await this.deliveredReceipts(from, n);
     }
     this.pump(device);
@@ -536,7 +546,20 @@ export class UserActor implements Behaviour<UserMsg> {
     }
     this.dirtyConvs.add(conv);
     const seq = msg.seq;
-    this.append({ k: 'm', conv, seq, from: msg.from, device: msg.device }, msg, () => convRef.send({ t: 'accepted', user: this.user, seq }));
+    const accepted = (): void => convRef.send({ t: 'accepted', user: this.user, seq });
+    if (msg.from === this.user && !this.hasOtherDevice(msg.device)) {
+      // The sending device got `sent` and no other device would get this
+      // entry: only the chats list changes. A device registered later
+      // starts after it (it can read the message in the history).
+      void this.writer.write(() => undefined).then(accepted, () => undefined);
+      return;
+    }
+    this.append({ k: 'm', conv, seq, from: msg.from, device: msg.device }, msg, accepted);
+  }
+
+  private hasOtherDevice(device: string): boolean {
+    for (const d in this.rec.devices) if (d !== device) return true;
+    return false;
   }
 
   private async membership(conv: string, member: boolean, lastSeq: number, lastTs: number): Promise<void> {

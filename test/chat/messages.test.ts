@@ -173,6 +173,21 @@ test('Devices: the sending device gets sent and not its own msg; the sender\u201
   }
 });
 
+test('Devices: a sender with a single device keeps no inbox entry of its own message, so its first entry is the receipt', async () => {
+  await withUsers(['oda', 'odb'], async ([a, b], [pa, pb]) => {
+    const s = await pa!.sendMsg(`user:${b!.user}`, 'only phone');
+    await pb!.next(isMsg(s.id));
+    pb!.ack(1);
+    const r = await pa!.next((f) => f.t === 'receipt');
+    assert.equal(r.inbox, 1, 'the receipt is entry 1: the own message took no number');
+    // A second device registered afterwards starts after it, and the history has it.
+    const laptop = await a!.connect('laptop');
+    assert.equal(laptop.ready!.inbox, 0);
+    const h = await laptop.request({ t: 'history', conv: s.conv });
+    assert.deepEqual(h.messages.map((m: { id: string }) => m.id), [s.id]);
+  });
+});
+
 test('payloads: each recipient device and each of the sender\u2019s other devices receives its own entry as body', async () => {
   const [a, b] = await Promise.all([TestUser.create(n, 'pla'), TestUser.create(n, 'plb')]);
   try {
