@@ -24,6 +24,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../actors/errors.js';
+import { PARTITION_HASH } from '../actors/partition.js';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Runtime } from '../runtime/runtime.js';
@@ -168,16 +169,16 @@ class NodeImpl implements ParleyNode {
 
 /**
  * Each scheduler thread keeps its partitions in its own store, so the data
- * directory belongs to one (workers, partitions) layout; starting with
- * another would hide data. The first start records it.
+ * directory belongs to one (workers, partitions, partition hash) layout;
+ * starting with another would hide data. The first start records it.
  */
 function checkLayout(data: string, workers: number, partitions: number): void {
   const file = join(data, 'layout.json');
-  let seen: { workers: number; partitions: number } | null = null;
+  let seen: { workers: number; partitions: number; hash?: string } | null = null;
   try {
-    seen = JSON.parse(readFileSync(file, 'utf8')) as { workers: number; partitions: number };
+    seen = JSON.parse(readFileSync(file, 'utf8')) as { workers: number; partitions: number; hash?: string };
   } catch {
-    writeFileSync(file, JSON.stringify({ workers, partitions }) + '\n');
+    writeFileSync(file, JSON.stringify({ workers, partitions, hash: PARTITION_HASH }) + '\n');
     return;
   }
   if (seen.workers !== workers || seen.partitions !== partitions) {
@@ -185,6 +186,10 @@ function checkLayout(data: string, workers: number, partitions: number): void {
       'layout_mismatch',
       `${data} was created with workers=${seen.workers} partitions=${seen.partitions}; start with those (moving partitions between threads is not supported yet)`,
     );
+  }
+  const hash = seen.hash ?? 'fnv1a32';
+  if (hash !== PARTITION_HASH) {
+    throw new ConfigError('layout_mismatch', `${data} places ids by partition hash ${hash}; this version uses ${PARTITION_HASH} and cannot read that data (start with an empty data directory)`);
   }
 }
 

@@ -26,7 +26,7 @@
  * transaction.ts), secondary indexes, transactions across partitions.
  */
 
-import { partitionOf } from '../actors/partition.js';
+import { PARTITION_HASH, partitionOf } from '../actors/partition.js';
 import type { StorageAdapter } from './adapter.js';
 import { packMeta, unpackMeta } from './codec.js';
 import { Committer, type CommitStats } from './committer.js';
@@ -151,13 +151,18 @@ export class Store {
     const a = this.adapter;
     const header = await a.get(globalKey(GLOBAL_SPACE.header));
     if (header) {
-      const h = unpackMeta<{ format: number; partitions: number }>(header, 'store header');
+      const h = unpackMeta<{ format: number; partitions: number; hash?: string }>(header, 'store header');
       if (h.format !== FORMAT) throw new StoreError('store_schema', `${a.location}: on-disk format ${h.format}, this code reads ${FORMAT}`);
       if (h.partitions !== this.partitions) {
         throw new StoreError('store_schema', `${a.location} was created with ${h.partitions} partitions, not ${this.partitions}`);
       }
+      // Records are keyed by partition: under another hash every id would look for its data elsewhere.
+      const hash = h.hash ?? 'fnv1a32';
+      if (hash !== PARTITION_HASH) {
+        throw new StoreError('store_schema', `${a.location} places ids by partition hash ${hash}; this code uses ${PARTITION_HASH} and cannot read it`);
+      }
     } else {
-      await a.write([{ key: globalKey(GLOBAL_SPACE.header), value: packMeta({ format: FORMAT, partitions: this.partitions }) }], true);
+      await a.write([{ key: globalKey(GLOBAL_SPACE.header), value: packMeta({ format: FORMAT, partitions: this.partitions, hash: PARTITION_HASH }) }], true);
     }
     const it = a.iterate({ gte: globalKey(GLOBAL_SPACE.catalog), lt: globalKey(GLOBAL_SPACE.catalog + 1) });
     try {
