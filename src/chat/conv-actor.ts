@@ -7,9 +7,10 @@
  *
  * The path of one message (DESIGN.md):
  * 1. `send`: a repeated client id answers the first `sent` and delivers
- *    nothing; otherwise the next `seq` is assigned and the message, its
- *    dedupe entry and the conversation record are written in one
- *    transaction. `sent` is answered once that transaction is durable.
+ *    nothing; otherwise the next `seq` is assigned and the message and its
+ *    dedupe entry are written in one transaction (the conversation record
+ *    follows lazily: see `persist`). `sent` is answered once that
+ *    transaction is durable.
  * 2. Then each member's user actor gets `deliver` (the sender too, for its
  *    other devices). Delivery is at-least-once: the actor remembers per
  *    member the last seq it accepted (`cursors`), resends what is missing
@@ -62,7 +63,9 @@ export class ConvActor implements Behaviour<ConvMsg> {
   private readonly recent = new Map<number, StoredMessage>();
   /** Sends whose commit is in flight, by sender and client id. */
   private readonly inflight = new Map<string, Promise<Sent | DomainError>>();
+  /** The record differs from the stored one; `persistDue` asks the next transaction to write it. */
   private dirty = false;
+  private persistDue = false;
   /** Members whose cursor is behind `lastSeq` (kept, not recomputed: a group has up to 1024). */
   private readonly behind = new Set<string>();
   /** Whether the `fanout` row is on disk (or its write queued). */
@@ -84,14 +87,16 @@ export class ConvActor implements Behaviour<ConvMsg> {
     const [rec, marker] = await Promise.all([this.env.tables.convs.get([this.id]), this.env.tables.fanout.get([this.id])]);
     this.rec = rec ?? null;
     this.marker = marker !== undefined;
+    await this.recoverLastSeq();
     this.writer = new WriteBehind(
       this.env.store,
       this.id,
       (e) => ctx.stop({ error: 'StoreError', code: (e as { code?: string }).code ?? 'store_io', message: String((e as Error).message ?? e) }),
       (tx) => {
-        if (this.rec !== null && this.dirty) {
+        if (this.rec !== null && this.dirty && this.persistDue) {
           tx.put(this.env.tables.convs, [this.id], this.rec);
           this.dirty = false;
+          this.persistDue = false;
         }
       },
     );
@@ -106,7 +111,34 @@ export class ConvActor implements Behaviour<ConvMsg> {
   }
 
   async passivate(): Promise<void> {
-    if (this.dirty && this.rec !== null) await this.writer.write(() => undefined);
+    if (this.dirty && this.rec !== null) await this.persist();
+  }
+
+  /**
+   * The record (members, last seq, per-member cursors and reads) is not
+   * rewritten with every message — for a group of 1024 that would be ~20 KB
+   * per message — but at the next retry tick (every `retryMs` while there
+   * is traffic), on passivation, and at once for membership changes. What a
+   * crash can lose of it is rebuilt or harmless: the last seq is read back
+   * from the log (`recoverLastSeq`), an older cursor only means messages
+   * resent that user actors drop as repeats, an older read position a read
+   * receipt sent again.
+   */
+  private persist(): Promise<void> {
+    this.persistDue = true;
+    return this.writer.write(() => undefined);
+  }
+
+  /** The log is ahead of a record written lazily: take the last seq from its newest entry. */
+  private async recoverLastSeq(): Promise<void> {
+    for await (const [, m] of this.env.tables.log.range({ prefix: [this.id], reverse: true, limit: 1 })) {
+      const rec = this.rec ?? (this.group === null ? this.ensureRecord() : null);
+      if (rec !== null && m.seq > rec.lastSeq) {
+        rec.lastSeq = m.seq;
+        rec.lastTs = Math.max(rec.lastTs, m.ts);
+        this.dirty = true;
+      }
+    }
   }
 
   async handle(m: ConvMsg, ctx: ActorContext<ConvMsg>): Promise<unknown> {
@@ -260,6 +292,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (seq > (r.cursors[u] ?? 0)) {
       r.cursors[u] = Math.min(seq, r.lastSeq);
       this.dirty = true;
+      this.armRetry();
     }
     if ((r.cursors[u] ?? 0) >= r.lastSeq) this.behind.delete(u);
   }
@@ -271,6 +304,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
 
   /** Resends to members that have not accepted everything (after `retryMs`, or at once on `resume`). */
   private retry(now: boolean): void {
+    if (this.dirty && this.rec !== null) void this.persist().catch(() => undefined);
     if (this.behind.size === 0) {
       if (this.marker) {
         // Everyone has everything: the startup sweep need not wake this conversation.
@@ -379,6 +413,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (top <= prev) return;
     r.reads[by] = top;
     this.dirty = true;
+    this.armRetry();
     const senders = new Set<string>();
     for (const m of await this.messages(prev + 1, top)) if (m.from !== by) senders.add(m.from);
     for (const s of senders) this.user(s).send({ t: 'entry', entry: { k: 'r', conv: this.conv, by, status: 'read', upTo: top } });
@@ -409,7 +444,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     const now = this.env.clock.now();
     this.rec = { kind: 'group', members: all, admins: [by], name, createdAt: now, lastSeq: 0, lastTs: now, cursors: Object.fromEntries(all.map((u) => [u, 0])), reads: {} };
     this.dirty = true;
-    await this.writer.write(() => undefined);
+    await this.persist();
     for (const u of all) this.membership(u, true);
     this.groupEvent('created', by, all, all);
     return this.groupView();
@@ -436,7 +471,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
       r.cursors[u] = r.lastSeq; // new members get what is sent from now on
     }
     this.dirty = true;
-    await this.writer.write(() => undefined);
+    await this.persist();
     for (const u of added) this.membership(u, true);
     this.groupEvent('added', by, added, r.members);
     return this.groupView();
@@ -450,7 +485,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (removed.length === 0) return this.groupView();
     const before = [...r.members];
     this.drop(removed);
-    await this.writer.write(() => undefined);
+    await this.persist();
     for (const u of removed) this.membership(u, false);
     this.groupEvent('removed', by, removed, before);
     return this.groupView();
@@ -461,7 +496,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (!this.rec.members.includes(by)) return fail('forbidden', `${by} is not a member of group ${this.group}`);
     const before = [...this.rec.members];
     this.drop([by]);
-    await this.writer.write(() => undefined);
+    await this.persist();
     this.membership(by, false);
     this.groupEvent('left', by, [by], before);
     return { ok: true };
@@ -487,7 +522,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (denied) return denied;
     this.rec!.name = name;
     this.dirty = true;
-    await this.writer.write(() => undefined);
+    await this.persist();
     this.groupEvent('renamed', by, [], this.rec!.members);
     return this.groupView();
   }

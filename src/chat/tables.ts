@@ -17,6 +17,7 @@
  */
 import type { Store, Table, Queue } from '../store/index.js';
 import type { InboxEntry, Sent, StoredMessage } from './messages.js';
+import type { Unread } from './unread.js';
 
 export interface UserRecord {
   hash: string | null;
@@ -34,9 +35,8 @@ export interface UserConv {
   lastTs: number;
   /** The user's read position. */
   read: number;
-  /** Seqs of messages from others after `read` (at most 5000 kept; `unreadExtra` counts the rest). */
-  unreadSeqs: number[];
-  unreadExtra: number;
+  /** Messages from others after `read` (see unread.ts). */
+  unread: Unread;
   member: boolean;
 }
 

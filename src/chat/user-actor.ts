@@ -33,10 +33,10 @@ import type { ChatEnv } from './env.js';
 import type { UserConv, UserRecord, KeyRecord } from './tables.js';
 import { fail, isError, type ChatSummary, type ConnMsg, type ConvMsg, type DeviceKeys, type DomainError, type HistoryMessage, type InboxEntry, type SendMsg, type Sent, type StoredMessage, type UserMsg } from './messages.js';
 import { deferTo } from './defer.js';
+import { addUnread, countUnread, readUnread } from './unread.js';
 import { parseConv } from '../server/protocol/ids.js';
 
 const CACHE = 1024;
-const UNREAD_KEPT = 5000;
 
 interface Device {
   conn: ActorRef<ConnMsg>;
@@ -496,7 +496,7 @@ export class UserActor implements Behaviour<UserMsg> {
       // someone else's dm must not put it in one's chats list.
       const dm = parseConv(conv);
       const member = dm?.kind === 'dm' && (dm.a === this.user || dm.b === this.user);
-      uc = (await this.env.tables.uconv.get([this.id, conv])) ?? { accepted: 0, lastSeq: 0, lastTs: 0, read: 0, unreadSeqs: [], unreadExtra: 0, member };
+      uc = (await this.env.tables.uconv.get([this.id, conv])) ?? { accepted: 0, lastSeq: 0, lastTs: 0, read: 0, unread: { ranges: [], extra: 0 }, member };
       // Another message may have loaded it while this one awaited the read.
       uc = this.convs.get(conv) ?? uc;
       this.convs.set(conv, uc);
@@ -541,8 +541,7 @@ export class UserActor implements Behaviour<UserMsg> {
       uc.lastTs = msg.ts;
     }
     if (msg.from !== this.user && msg.seq > uc.read) {
-      if (uc.unreadSeqs.length < UNREAD_KEPT) uc.unreadSeqs.push(msg.seq);
-      else uc.unreadExtra++;
+      addUnread(uc.unread, msg.seq);
     }
     this.dirtyConvs.add(conv);
     const seq = msg.seq;
@@ -592,8 +591,7 @@ export class UserActor implements Behaviour<UserMsg> {
     const top = Math.min(seq, uc.lastSeq);
     if (top <= uc.read) return;
     uc.read = top;
-    uc.unreadSeqs = uc.unreadSeqs.filter((s) => s > top);
-    uc.unreadExtra = 0;
+    readUnread(uc.unread, top);
     this.dirtyConvs.add(conv);
     this.append({ k: 's', conv, upTo: top, device });
     this.ctx.ref<ConvMsg>(`conv:${conv}`).send({ t: 'read', by: this.user, upTo: top });
@@ -601,7 +599,7 @@ export class UserActor implements Behaviour<UserMsg> {
 
   private async chats(): Promise<ChatSummary[]> {
     const out = new Map<string, ChatSummary>();
-    const view = (conv: string, uc: UserConv): ChatSummary => ({ conv, lastSeq: uc.lastSeq, lastTs: uc.lastTs, unread: uc.unreadSeqs.length + uc.unreadExtra });
+    const view = (conv: string, uc: UserConv): ChatSummary => ({ conv, lastSeq: uc.lastSeq, lastTs: uc.lastTs, unread: countUnread(uc.unread) });
     for await (const [[, conv], uc] of this.env.tables.uconv.range({ prefix: [this.id] })) out.set(conv, view(conv, uc));
     for (const [conv, uc] of this.convs) out.set(conv, view(conv, uc));
     const keep = [...out.values()].filter((c) => c.lastSeq > 0 || (this.convs.get(c.conv)?.member ?? true));

@@ -85,6 +85,13 @@ test('kill -9 right after sent loses nothing: the recipient gets every message a
     await pb.sync();
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(pb.all((f) => f.t === 'msg' && f.id === last.id).length, 1, 'delivered once');
+    // The conversation records are written lazily, the log at once: after the
+    // crash each conversation goes on from its last seq, never reusing one.
+    for (const conv of new Set(sent.map((x) => x.conv))) {
+      const top = Math.max(...sent.filter((x) => x.conv === conv).map((x) => x.seq));
+      const next = await pa2.sendMsg(conv.startsWith('g:') ? `group:${conv.slice(2)}` : `user:${bob.user}`, 'after the crash');
+      assert.equal(next.seq, top + 1, `${conv} goes on from seq ${top}`);
+    }
   } catch (e) {
     if (node) (e as Error).message += `\nnode stderr:\n${node.stderr().slice(-4000)}`;
     throw e;
