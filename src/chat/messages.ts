@@ -11,16 +11,9 @@
 import type { ActorRef } from '../actors/ref.js';
 import type { ClientCodec } from '../transport/client-codec.js';
 
-export type ErrorCode =
-  | 'bad_request'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'too_large'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'internal';
+/** PROTOCOL.md's error codes, declared once with the protocol's frame types. */
+import type { ErrorCode, Group } from '../client/frames.js';
+export type { ErrorCode };
 
 export interface DomainError {
   error: { code: ErrorCode; message: string; missing?: string[]; extra?: string[] };
@@ -57,13 +50,7 @@ export type InboxEntry =
 
 export type GroupEventName = 'created' | 'added' | 'removed' | 'left' | 'renamed';
 
-export interface GroupInfo {
-  id: string;
-  name: string;
-  members: string[];
-  admins: string[];
-  createdAt: number;
-}
+export type GroupInfo = Group;
 
 export interface ChatSummary {
   conv: string;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { unpack } from 'msgpackr';
 import { jsonCodec, msgpackCodec, codecForSubprotocol, wireLength } from '../../src/client/codec.js';
-import { decodePlain } from './plain-msgpack.js';
+import { decodePlain } from '../fixtures/chat-msgpack.js';
 
 const T = ['auth', 'send', 'ack', 'read', 'history', 'chats', 'presence_sub', 'settings', 'typing', 'group_create',
   'group_add', 'group_remove', 'group_leave', 'group_update', 'group_info', 'keys_put', 'keys_get', 'ping', 'ready',

@@ -13,6 +13,7 @@ import type { WriteOp } from '../../src/store/adapter.js';
 import { openStore, type Durability, type Store } from '../../src/store/index.js';
 import { MemoryAdapter, MemoryDisk } from '../../src/store/memory-adapter.js';
 import { check, declare, writeOne, type Ack } from './durability.js';
+import { seededRandom } from '../../src/transport/link-faults.js';
 
 /** A disk that says "synced" without syncing: what a store that acknowledges before the fsync looks like from outside. */
 class LyingAdapter extends MemoryAdapter {
@@ -47,16 +48,7 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   ),
 });
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
