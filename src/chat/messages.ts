@@ -89,6 +89,8 @@ export type UserMsg =
   | { t: 'deliver'; conv: string; msg: StoredMessage; convRef: ActorRef }
   | { t: 'entry'; entry: InboxEntry }
   | { t: 'pump'; device: string }
+  /** Timer: write the acknowledgements taken since the last transaction. */
+  | { t: 'flush_acks' }
   | { t: 'membership'; conv: string; member: boolean; lastSeq: number; lastTs: number }
   | { t: 'typing'; conv: string; user: string; on: boolean };
 

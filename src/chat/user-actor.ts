@@ -21,6 +21,10 @@
  *   later starts after it and finds it in the history.
  * - An ack is cumulative; acking a number never sent to that device is
  *   `bad_request`. Entries every device has acknowledged are deleted.
+ *   Acks take effect at once in memory and are written with the actor's
+ *   next transaction, or after `ACK_FLUSH_MS` (1 s) at the latest, not in
+ *   a transaction of their own: a crash can forget the last second of
+ *   acks, so those entries are delivered again (at-least-once, as above).
  * - A one-time prekey is handed out at most once, even to concurrent
  *   requests (they are handled one at a time, and the removal is durable
  *   before the answer).
@@ -37,6 +41,8 @@ import { addUnread, countUnread, readUnread } from './unread.js';
 import { parseConv } from '../server/protocol/ids.js';
 
 const CACHE = 1024;
+/** Acks not yet written are written this soon at the latest (module header). */
+const ACK_FLUSH_MS = 1000;
 
 interface Device {
   conn: ActorRef<ConnMsg>;
@@ -71,6 +77,9 @@ export class UserActor implements Behaviour<UserMsg> {
    * once the ack is taken, so a crash can lose some (module header).
    */
   private deliveredUpTo = 0;
+  /** Per device: an ack taken but not written yet (null: none). */
+  private acksDue: Record<string, number> | null = null;
+  private ackTimer = 0;
   private readonly online = new Map<string, Device>();
   /**
    * Per device: the connection that went away last and how far it was sent.
@@ -117,6 +126,10 @@ export class UserActor implements Behaviour<UserMsg> {
         }
         for (const c of this.dirtyConvs) tx.put(t.uconv, [this.id, c], this.convs.get(c)!);
         this.dirtyConvs.clear();
+        if (this.acksDue !== null) {
+          for (const dev in this.acksDue) tx.ack(t.inbox, this.id, dev, this.acksDue[dev]!);
+          this.acksDue = null;
+        }
       },
     );
   }
@@ -126,7 +139,7 @@ export class UserActor implements Behaviour<UserMsg> {
   }
 
   async passivate(): Promise<void> {
-    if (this.recDirty || this.dirtyConvs.size > 0) await this.writer.write(() => undefined);
+    if (this.recDirty || this.dirtyConvs.size > 0 || this.acksDue !== null) await this.writer.write(() => undefined);
   }
 
   async handle(m: UserMsg, ctx: ActorContext<UserMsg>): Promise<unknown> {
@@ -148,6 +161,10 @@ export class UserActor implements Behaviour<UserMsg> {
         return undefined;
       case 'pump':
         this.pump(m.device);
+        return undefined;
+      case 'flush_acks':
+        this.ackTimer = 0;
+        if (this.acksDue !== null) void this.writer.write(() => undefined).catch(() => undefined);
         return undefined;
       case 'ack':
         return this.ack(m.device, m.inbox, m.conn);
@@ -446,7 +463,9 @@ export class UserActor implements Behaviour<UserMsg> {
     const cur = this.cursors[device] ?? 0;
     if (n <= cur) return;
     this.cursors[device] = n;
-    void this.writer.write((tx) => tx.ack(this.env.tables.inbox, this.id, device, n)).catch(() => undefined);
+    (this.acksDue ??= {})[device] = n;
+    // Written with the next transaction; the timer only for a user that writes nothing else.
+    if (this.ackTimer === 0) this.ackTimer = this.ctx.sendAfter(ACK_FLUSH_MS, { t: 'flush_acks' });
     if (n > this.deliveredUpTo) {
       const from = this.deliveredUpTo + 1;
       this.deliveredUpTo = n;

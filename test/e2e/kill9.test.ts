@@ -101,3 +101,37 @@ test('kill -9 right after sent loses nothing: the recipient gets every message a
     rmSync(data, { recursive: true, force: true });
   }
 });
+
+test('an ack is written within a second even when the user writes nothing else: after kill -9 the acknowledged entries are not sent again', { timeout: 60_000 }, async () => {
+  const data = tmpData('parley-kill9-ack-');
+  let node: ChildNode | null = null;
+  const peers: Peer[] = [];
+  try {
+    node = await spawnNode(data);
+    const alice = await TestUser.create(node, 'alice', { account: true });
+    const bob = await TestUser.create(node, 'bob', { account: true });
+    const bobToken = await bob.token('phone');
+    const pa = await alice.connect('phone');
+    const pb = await bob.connect('phone');
+    peers.push(pa, pb);
+    for (let i = 1; i <= 3; i++) await pa.sendMsg(`user:${bob.user}`, i);
+    const got = await pb.take(3, (f) => f.t === 'msg');
+    pb.ack(got[2]!.inbox);
+    // Acks ride on the user's next transaction, or are written by a timer (1 s) when there is none.
+    await new Promise((r) => setTimeout(r, 2500));
+    await node.kill9();
+    for (const p of peers) p.kill();
+    node = await spawnNode(data);
+    const pb2 = await Peer.connect(node.ws, bobToken, {});
+    peers.push(pb2);
+    assert.equal(pb2.ready!.inbox, got[2]!.inbox, 'ready carries the ack written before the crash');
+    assert.deepEqual(await pb2.quiet((f) => f.t === 'msg', 500), [], 'nothing acknowledged is sent again');
+  } catch (e) {
+    if (node) (e as Error).message += `\nnode stderr:\n${node.stderr().slice(-4000)}`;
+    throw e;
+  } finally {
+    for (const p of peers) p.kill();
+    await node?.kill9().catch(() => undefined);
+    rmSync(data, { recursive: true, force: true });
+  }
+});
