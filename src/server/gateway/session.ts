@@ -29,6 +29,7 @@ import { checkFrame, type ClientFrame, type FrameOf } from '../protocol/frames.j
 import { dmConv, parseConv } from '../protocol/ids.js';
 import { decodeFrame, encodeFrame, encodedSize, type ClientCodec } from '../../transport/client-codec.js';
 import { TokenBucket } from './token-bucket.js';
+import { corkForTurn } from './cork.js';
 import { isError, type ConnMsg, type ConvMsg, type DomainError, type ErrorCode, type SendMsg, type UserMsg } from '../../chat/messages.js';
 import type { Limits } from '../config.js';
 import type { Tokens } from '../auth/tokens.js';
@@ -461,6 +462,7 @@ export class Session implements Behaviour<ConnMsg> {
   private write(data: string | Uint8Array): void {
     const ws = this.ws;
     if (ws.readyState !== 1) return;
+    corkForTurn(ws);
     ws.send(data);
     this.d.metrics.framesOut.inc();
     const limit = this.d.limits.sendBufferBytes;
