@@ -43,6 +43,13 @@ export interface Limits {
   keysBurst: number;
   /** Users one connection may watch for presence; default 1024. */
   presenceSubs: number;
+  /**
+   * Sends the node has accepted and not answered yet, over all connections;
+   * past it a send is answered `unavailable` at once. Default 4096. Under
+   * overload this sheds work at the door instead of letting queues grow
+   * until calls time out while the work they asked for still gets done.
+   */
+  sendsInFlight: number;
   /** Largest HTTP JSON body; default 64 KiB. */
   httpBodyBytes: number;
   /** Largest media upload; default 64 MiB (media endpoints come with their own issue). */
@@ -101,6 +108,7 @@ export const DEFAULT_LIMITS: Limits = {
   keysRate: 5,
   keysBurst: 20,
   presenceSubs: 1024,
+  sendsInFlight: 4096,
   httpBodyBytes: 64 * 1024,
   mediaBytes: 64 * 1024 * 1024,
 };

@@ -28,7 +28,7 @@ export class Gateway {
   private readonly sessions = new Set<Session>();
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private stopping = false;
-  private readonly inflight = { n: 0, draining: false };
+  private readonly inflight = { n: 0, sends: 0, draining: false };
 
   constructor(
     private readonly host: Host,

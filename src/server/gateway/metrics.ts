@@ -15,6 +15,7 @@ export interface GatewayMetrics {
   errors: Counter<'code'>;
   rateLimited: Counter;
   slowReaders: Counter;
+  shedSends: Counter;
   httpRequests: Counter<'route' | 'status'>;
 }
 
@@ -30,6 +31,7 @@ export function createMetrics(collectRuntime?: () => Promise<Record<string, numb
     errors: new Counter({ name: 'parley_errors_total', help: 'error frames sent to clients, by code', labelNames: ['code'], registers: [registry] }),
     rateLimited: new Counter({ name: 'parley_rate_limited_total', help: 'sends refused by the rate limit', registers: [registry] }),
     slowReaders: new Counter({ name: 'parley_slow_readers_total', help: 'connections dropped for not reading', registers: [registry] }),
+    shedSends: new Counter({ name: 'parley_shed_sends_total', help: 'sends answered unavailable because limits.sendsInFlight were in flight', registers: [registry] }),
     httpRequests: new Counter({ name: 'parley_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [registry] }),
   };
   if (collectRuntime) {

@@ -15,7 +15,8 @@
  * refusals without a pause (a pause: `RATE_PAUSE_MS`, 1 s, without a
  * refused send); a reader that keeps more than `sendBufferBytes` (4 MiB)
  * queued for `SLOW_READER_GRACE_MS` (5 s), or more than any burst can need,
- * is dropped; the same device connecting again closes the
+ * is dropped; with `sendsInFlight` (4096) sends in flight on the node, a
+ * send is answered `unavailable` at once; the same device connecting again closes the
  * older connection with 4010. Every error names the rule it broke and
  * leaves the connection open unless a close code applies.
  */
@@ -60,8 +61,8 @@ export interface SessionDeps {
   metrics: GatewayMetrics;
   callTimeoutMs: number;
   filter?: MessageFilter;
-  /** Calls not answered yet, over all sessions (graceful stop waits for 0). */
-  inflight: { n: number; draining: boolean };
+  /** Calls not answered yet, over all sessions (graceful stop waits for 0); `sends` of them are sends. */
+  inflight: { n: number; sends: number; draining: boolean };
   /** Called once the session is over (socket closed). */
   onEnd(s: Session): void;
 }
@@ -379,6 +380,12 @@ export class Session implements Behaviour<ConnMsg> {
       this.error('too_large', `send.body: larger than ${this.d.limits.bodyBytes} bytes`, f);
       return;
     }
+    if (this.d.inflight.sends >= this.d.limits.sendsInFlight) {
+      // Overload: answer now, before any actor queues it (see limits.sendsInFlight).
+      this.d.metrics.shedSends.inc();
+      this.error('unavailable', `send: the node has ${this.d.limits.sendsInFlight} sends in flight (limits.sendsInFlight); send it again later with the same id`, f);
+      return;
+    }
     const msg: SendMsg = {
       t: 'send',
       from: this.user,
@@ -432,10 +439,14 @@ export class Session implements Behaviour<ConnMsg> {
 
   /** Calls an actor and writes the answer (or its error) when it comes. */
   private ask<M>(to: ActorRef<M>, msg: M, rid: string | undefined, answer: (r: unknown) => object, id?: string): void {
+    // Only sends carry a client id.
+    const send = id !== undefined ? 1 : 0;
     this.d.inflight.n++;
+    this.d.inflight.sends += send;
     to.call<unknown>(msg, { timeout: this.d.callTimeoutMs }).then(
       (r) => {
         this.d.inflight.n--;
+        this.d.inflight.sends -= send;
         if (isError(r)) {
           const { code, message, ...more } = r.error;
           this.error(code, message, { ...(rid !== undefined ? { rid } : {}), ...(id !== undefined ? { id } : {}), ...more });
@@ -443,6 +454,7 @@ export class Session implements Behaviour<ConnMsg> {
       },
       (e) => {
         this.d.inflight.n--;
+        this.d.inflight.sends -= send;
         const code: ErrorCode = e instanceof CallError && (e.code === 'timeout' || e.code === 'noconnection' || e.code === 'shutdown') ? 'unavailable' : 'internal';
         this.error(code, code === 'unavailable' ? 'the node could not answer in time; try again' : 'internal error', { ...(rid !== undefined ? { rid } : {}), ...(id !== undefined ? { id } : {}) });
       },
