@@ -87,16 +87,29 @@ export class UserActor implements Behaviour<UserMsg> {
    * are handled before messages), and that ack must still count: after an
    * ack nothing up to it is delivered to the device again.
    */
-  private readonly gone = new Map<string, { conn: string; sentUpTo: number }>();
-  private readonly watchers = new Map<string, { conn: ActorRef<ConnMsg>; codec: ClientCodec; mref: string }>();
-  private readonly cache = new Map<number, Cached>();
-  private readonly convs = new Map<string, UserConv>();
-  private readonly dirtyConvs = new Set<string>();
+  private gone_: Map<string, { conn: string; sentUpTo: number }> | null = null;
+  private watchers_: Map<string, { conn: ActorRef<ConnMsg>; codec: ClientCodec; mref: string }> | null = null;
+  private cache_: Map<number, Cached> | null = null;
+  private convs_: Map<string, UserConv> | null = null;
+  private dirtyConvs_: Set<string> | null = null;
   /** Messages that arrived ahead of a gap, per conversation. */
-  private readonly held = new Map<string, Map<number, { msg: StoredMessage; convRef: ActorRef<ConvMsg> }>>();
-  private readonly resendAsked = new Map<string, number>();
+  private held_: Map<string, Map<number, { msg: StoredMessage; convRef: ActorRef<ConvMsg> }>> | null = null;
+  private resendAsked_: Map<string, number> | null = null;
   /** Sends whose conversation has not answered yet, by client id. */
-  private readonly sending = new Map<string, Promise<Sent | DomainError>>();
+  private sending_: Map<string, Promise<Sent | DomainError>> | null = null;
+
+  // The maps above are made on first use: a connected user that only sits
+  // there (most of them) needs none, and eight empty Maps are ~1.4 KB per
+  // user. Paths an idle user runs (keepAlive, down signals, presence) read
+  // the fields directly instead of through these getters.
+  private get gone() { return (this.gone_ ??= new Map()); }
+  private get watchers() { return (this.watchers_ ??= new Map()); }
+  private get cache() { return (this.cache_ ??= new Map()); }
+  private get convs() { return (this.convs_ ??= new Map()); }
+  private get dirtyConvs() { return (this.dirtyConvs_ ??= new Set()); }
+  private get held() { return (this.held_ ??= new Map()); }
+  private get resendAsked() { return (this.resendAsked_ ??= new Map()); }
+  private get sending() { return (this.sending_ ??= new Map()); }
   private writer!: WriteBehind;
   private ctx!: ActorContext<UserMsg>;
 
@@ -124,8 +137,10 @@ export class UserActor implements Behaviour<UserMsg> {
           tx.put(t.users, [this.id], this.rec);
           this.recDirty = false;
         }
-        for (const c of this.dirtyConvs) tx.put(t.uconv, [this.id, c], this.convs.get(c)!);
-        this.dirtyConvs.clear();
+        if (this.dirtyConvs_ !== null && this.dirtyConvs_.size > 0) {
+          for (const c of this.dirtyConvs_) tx.put(t.uconv, [this.id, c], this.convs.get(c)!);
+          this.dirtyConvs_.clear();
+        }
         if (this.acksDue !== null) {
           for (const dev in this.acksDue) tx.ack(t.inbox, this.id, dev, this.acksDue[dev]!);
           this.acksDue = null;
@@ -135,11 +150,11 @@ export class UserActor implements Behaviour<UserMsg> {
   }
 
   keepAlive(): boolean {
-    return this.sending.size > 0 || this.online.size > 0 || this.watchers.size > 0 || this.writer.busy || this.held.size > 0;
+    return (this.sending_?.size ?? 0) > 0 || this.online.size > 0 || (this.watchers_?.size ?? 0) > 0 || this.writer.busy || (this.held_?.size ?? 0) > 0;
   }
 
   async passivate(): Promise<void> {
-    if (this.recDirty || this.dirtyConvs.size > 0 || this.acksDue !== null) await this.writer.write(() => undefined);
+    if (this.recDirty || (this.dirtyConvs_?.size ?? 0) > 0 || this.acksDue !== null) await this.writer.write(() => undefined);
   }
 
   async handle(m: UserMsg, ctx: ActorContext<UserMsg>): Promise<unknown> {
@@ -183,7 +198,7 @@ export class UserActor implements Behaviour<UserMsg> {
         m.conn.send({ t: 'out', data: [encodeFrame(this.presenceFrame(), m.codec)] });
         return undefined;
       case 'presence_unwatch': {
-        const w = this.watchers.get(m.conn.id);
+        const w = this.watchers_?.get(m.conn.id);
         if (w) {
           ctx.demonitor(w.mref);
           this.watchers.delete(m.conn.id);
@@ -214,7 +229,7 @@ export class UserActor implements Behaviour<UserMsg> {
   info(sig: Signal): void {
     if (sig.type !== 'down') return;
     for (const [dev, d] of this.online) if (d.mref === sig.monitor) this.disconnect(dev, d.conn);
-    for (const [k, w] of this.watchers) if (w.mref === sig.monitor) this.watchers.delete(k);
+    if (this.watchers_ !== null) for (const [k, w] of this.watchers_) if (w.mref === sig.monitor) this.watchers_.delete(k);
   }
 
   // ---- sending ----------------------------------------------------------------------------------
@@ -301,7 +316,8 @@ export class UserActor implements Behaviour<UserMsg> {
 
   private presenceToAll(): void {
     const f = this.presenceFrame();
-    for (const w of this.watchers.values()) w.conn.send({ t: 'out', data: [encodeFrame(f, w.codec)] });
+    if (this.watchers_ === null || this.watchers_.size === 0) return;
+    for (const w of this.watchers_.values()) w.conn.send({ t: 'out', data: [encodeFrame(f, w.codec)] });
   }
 
   // ---- the inbox --------------------------------------------------------------------------------
@@ -454,7 +470,7 @@ export class UserActor implements Behaviour<UserMsg> {
     const d = this.online.get(device);
     if (d === undefined || d.conn.id !== conn.id) {
       // An ack from a connection that is gone, still in flight when it went.
-      const g = this.gone.get(device);
+      const g = this.gone_?.get(device);
       if (g === undefined || g.conn !== conn.id || n > g.sentUpTo) return;
     } else if (n > d.sentUpTo) {
       conn.send({ t: 'out', data: [encodeFrame({ t: 'error', code: 'bad_request', message: `ack: inbox ${n} was never sent to this device (last sent ${d.sentUpTo})` }, d.codec)] });
