@@ -21,7 +21,7 @@ import { SUBPROTOCOLS, type ClientCodec } from '../../transport/client-codec.js'
 import type { NodeConfig } from '../config.js';
 import type { Tokens } from '../auth/tokens.js';
 import type { GatewayMetrics } from './metrics.js';
-import { CLOSE, Session, type MessageFilter } from './session.js';
+import { CLOSE, Session, type MessageFilter, type SessionDeps } from './session.js';
 
 export class Gateway {
   private readonly wss: WebSocketServer;
@@ -29,6 +29,8 @@ export class Gateway {
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private stopping = false;
   private readonly inflight = { n: 0, sends: 0, draining: false };
+  /** One for every session: a per-connection copy costs memory for nothing. */
+  private readonly deps: SessionDeps;
 
   constructor(
     private readonly host: Host,
@@ -48,6 +50,18 @@ export class Gateway {
       },
     });
     this.wss.on('error', () => undefined);
+    this.deps = {
+      host,
+      limits: cfg.limits,
+      tokens,
+      metrics,
+      callTimeoutMs: 10_000,
+      inflight: this.inflight,
+      ...(filter ? { filter } : {}),
+      onEnd: (x) => {
+        if (this.sessions.delete(x)) this.metrics.connections.dec();
+      },
+    };
   }
 
   get connectionCount(): number {
@@ -72,18 +86,7 @@ export class Gateway {
 
   private connected(ws: WebSocket): void {
     const codec: ClientCodec = SUBPROTOCOLS[ws.protocol] ?? 'json';
-    const s = new Session(ws, codec, {
-      host: this.host,
-      limits: this.cfg.limits,
-      tokens: this.tokens,
-      metrics: this.metrics,
-      callTimeoutMs: 10_000,
-      inflight: this.inflight,
-      ...(this.filter ? { filter: this.filter } : {}),
-      onEnd: (x) => {
-        if (this.sessions.delete(x)) this.metrics.connections.dec();
-      },
-    });
+    const s = new Session(ws, codec, this.deps);
     this.sessions.add(s);
     this.metrics.connections.inc();
     ws.on('error', () => undefined); // the 'close' that follows does the cleanup
@@ -91,19 +94,9 @@ export class Gateway {
     ws.on('pong', () => {
       s.alive = true;
     });
-    // Frames that arrive before the session's actor is up wait in order.
-    const early: Array<[Buffer | ArrayBuffer | Buffer[], boolean]> = [];
-    let ready = false;
-    ws.on('message', (data, isBinary) => {
-      if (ready) s.onMessage(data, isBinary);
-      else early.push([data, isBinary]);
-    });
+    ws.on('message', (data, isBinary) => s.onMessage(data, isBinary));
     this.host.spawn(s, { name: 'conn' }).then(
-      () => {
-        ready = true;
-        for (const [d, b] of early) s.onMessage(d, b);
-        early.length = 0;
-      },
+      () => s.started(),
       () => s.close(CLOSE.goingAway, 'node shutting down'),
     );
   }

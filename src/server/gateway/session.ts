@@ -77,22 +77,26 @@ export class Session implements Behaviour<ConnMsg> {
   alive = true;
   private ctx: ActorContext<ConnMsg> | null = null;
   private userRef: ActorRef<UserMsg> | null = null;
-  private queued: ClientFrame[] = [];
+  // Made on first use (an idle connection needs none of them): frames behind
+  // `auth`, the key-fetch bucket, the presence set, the filter chain.
+  private queued: ClientFrame[] | null = null;
   private sendBucket: TokenBucket;
-  private keysBucket: TokenBucket;
+  private keysBucket: TokenBucket | null = null;
   /** Armed while more than `sendBufferBytes` is queued: drops the reader if it stays so. */
   private slowCheck: ReturnType<typeof setTimeout> | null = null;
   /** Queued past this, the reader is dropped at once: more than a burst (a window of pushes, a history page) can need. */
   private readonly sendCap: number;
   /** Users this connection watches for presence (at most `presenceSubs`). */
-  private readonly watching = new Set<string>();
+  private watching: Set<string> | null = null;
   /** The first refusal of the current streak, and the latest one. */
   private refusingSince = 0;
   private lastRefusal = 0;
   private authTimer: ReturnType<typeof setTimeout> | null;
   private userMonitor: string | null = null;
   /** With an asynchronous filter, sends go through this chain to keep their order. */
-  private sendChain: Promise<void> = Promise.resolve();
+  private sendChain: Promise<void> | null = null;
+  /** Frames that arrived before the session's actor was up (null once it is). */
+  private early: Array<[Buffer | ArrayBuffer | Buffer[], boolean]> | null = [];
 
   constructor(
     readonly ws: WebSocket,
@@ -100,7 +104,6 @@ export class Session implements Behaviour<ConnMsg> {
     private readonly d: SessionDeps,
   ) {
     this.sendBucket = new TokenBucket(d.limits.sendRate, d.limits.sendBurst);
-    this.keysBucket = new TokenBucket(d.limits.keysRate, d.limits.keysBurst);
     const L = d.limits;
     this.sendCap = L.sendBufferBytes + Math.max(L.window, L.historyLimit) * (L.bodyBytes + 1024);
     this.authTimer = setTimeout(() => this.close(CLOSE.authTimeout, 'no auth in time'), d.limits.authTimeoutMs);
@@ -140,7 +143,18 @@ export class Session implements Behaviour<ConnMsg> {
 
   // ---- the socket side ----------------------------------------------------------------------
 
+  /** The session's actor is up: frames that waited for it run, in order. */
+  started(): void {
+    const early = this.early;
+    this.early = null;
+    if (early !== null) for (const [d, b] of early) this.onMessage(d, b);
+  }
+
   onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    if (this.early !== null) {
+      this.early.push([data, isBinary]);
+      return;
+    }
     if (this.state === 'closed') return;
     this.d.metrics.framesIn.inc();
     let v: unknown;
@@ -181,7 +195,7 @@ export class Session implements Behaviour<ConnMsg> {
       return;
     }
     // Frames pipelined behind `auth` wait for it, then run in order.
-    if (this.state === 'authing') this.queued.push(f);
+    if (this.state === 'authing') (this.queued ??= []).push(f);
     else this.run(f);
   }
 
@@ -236,8 +250,8 @@ export class Session implements Behaviour<ConnMsg> {
       this.d.metrics.authenticated.inc();
       this.write(encodeFrame({ t: 'ready', user: this.user, device: this.device, inbox: r.inbox, now: r.now }, this.codec));
       const q = this.queued;
-      this.queued = [];
-      for (const x of q) this.run(x);
+      this.queued = null;
+      if (q !== null) for (const x of q) this.run(x);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       this.error('unauthorized', msg);
@@ -288,12 +302,13 @@ export class Session implements Behaviour<ConnMsg> {
         // The limit is per connection, not per frame: a watcher keeps the
         // watched user's actor in memory, so frame after frame must not add up.
         const users = new Set(f.users);
-        const fresh = [...users].filter((u) => !this.watching.has(u));
-        if (this.watching.size + fresh.length > this.d.limits.presenceSubs) {
+        const watching = (this.watching ??= new Set());
+        const fresh = [...users].filter((u) => !watching.has(u));
+        if (watching.size + fresh.length > this.d.limits.presenceSubs) {
           this.error('bad_request', `presence_sub.users: at most ${this.d.limits.presenceSubs} users per connection`, f);
           return;
         }
-        for (const u of fresh) this.watching.add(u);
+        for (const u of fresh) watching.add(u);
         this.write(encodeFrame({ t: 'ok', rid: f.rid }, this.codec));
         for (const u of users) this.d.host.ref<UserMsg>(`user:${u}`).send({ t: 'presence_watch', conn: this.ctx!.self, codec: this.codec });
         return;
@@ -336,7 +351,7 @@ export class Session implements Behaviour<ConnMsg> {
         );
         return;
       case 'keys_get':
-        if (!this.keysBucket.take()) {
+        if (!(this.keysBucket ??= new TokenBucket(this.d.limits.keysRate, this.d.limits.keysBurst)).take()) {
           this.error('rate_limited', 'keys_get: too many key fetches; retry later', f);
           return;
         }
@@ -401,7 +416,7 @@ export class Session implements Behaviour<ConnMsg> {
       return;
     }
     this.d.inflight.n++;
-    this.sendChain = this.sendChain
+    this.sendChain = (this.sendChain ?? Promise.resolve())
       .then(() => filter({ from: msg.from, device: msg.device, conv: conv!, type: msg.type, ...(f.payloads !== undefined ? { payloads: f.payloads } : { body: f.body }) }))
       .then(
         (verdict) => {
