@@ -9,6 +9,8 @@
  * - Per-actor FIFO and per-pair FIFO: two messages from one sender to one
  *   receiver are handled in the order sent, on one thread (direct enqueue)
  *   and across threads (one ordered outbox per destination, see transport.ts).
+ *   Consecutive casts to one actor in one outbox share an envelope header
+ *   (cast-runs.ts): the encoding changes, the order does not.
  * - Non-reentrant handlers (behaviour.ts); system signals before messages.
  * - Fairness: an actor handles at most `throughput` messages (default 300)
  *   per turn, then goes to the back of the run queue; the host yields to the
@@ -44,7 +46,8 @@ import { MAX_TIMEOUT_MS } from './ref.js';
 import { Calls, type CallMeta, type ErrorReply } from './calls.js';
 import { Signals } from './signals.js';
 import { Lifecycle } from './lifecycle.js';
-import { S_CRASH, S_EXIT, W_CALL, W_CAST, W_REPLY, W_SIGNAL, type Transport } from './transport.js';
+import { CAST_FIELDS, S_CRASH, S_EXIT, W_CALL, W_CAST, W_CAST_RUN, W_REPLY, W_SIGNAL, type Transport } from './transport.js';
+import { CastRuns } from './cast-runs.js';
 
 export type { CallMeta } from './calls.js';
 
@@ -133,6 +136,7 @@ export class Host implements RefHost {
   /** Shut down: no more activations either. */
   private closed = false;
   private readonly stats = { processed: 0, activations: 0, mailboxDropped: 0 };
+  private readonly runs = new CastRuns();
 
   constructor(o: HostOptions) {
     this.node = o.node;
@@ -299,15 +303,19 @@ export class Host implements RefHost {
    * if needed; when there is none, the dead letter is recorded here.
    */
   lookup(id: string, partition: number): Cell | null {
+    const r = this.resolve(id, partition);
+    if (typeof r !== 'string') return r;
+    this.deadLetters.record(id, r);
+    return null;
+  }
+
+  /** The cell for an id on this thread (activating a virtual actor if needed), or why there is none. */
+  private resolve(id: string, partition: number): Cell | DeadLetterReason {
     const cell = this.cells.get(id);
     if (cell !== undefined) return cell;
-    if (partition < 0) {
-      this.deadLetters.record(id, 'noproc');
-      return null;
-    }
+    if (partition < 0) return 'noproc';
     const a = this.activateOr(id, partition);
-    if (a.cell === null) this.deadLetters.record(id, a.why);
-    return a.cell;
+    return a.cell ?? a.why;
   }
 
   // ---- sending ----------------------------------------------------------------
@@ -328,7 +336,7 @@ export class Host implements RefHost {
     }
     const ob = this.outbox(t);
     if (ob === null) this.deadLetters.record(to.id, 'no_route');
-    else ob.push(W_CAST, to.id, to.partition, to.thread, to.incarnation, msg);
+    else this.runs.append(ob, to, msg);
   }
 
   call<R>(to: ActorRef, msg: unknown, timeoutMs: number, caller: Cell | null = this.current): Promise<R> {
@@ -539,12 +547,22 @@ export class Host implements RefHost {
       switch (f[i]) {
         case W_CAST: {
           const p = f[i + 2] as number;
-          if (p >= 0 && this.table[p] !== this.thread) this.forward(f, i, 6);
+          if (p >= 0 && this.table[p] !== this.thread) this.forward(f, i, CAST_FIELDS);
           else {
             const cell = this.lookup(f[i + 1] as string, p);
             if (cell !== null) this.enqueue(cell, undefined, f[i + 5]);
           }
-          i += 6;
+          i += CAST_FIELDS;
+          break;
+        }
+        case W_CAST_RUN: {
+          const count = f[i + 5] as number;
+          const end = i + CAST_FIELDS + count;
+          if (!Number.isInteger(count) || count < 1 || end > n) throw new Error(`corrupt envelope batch: run of ${String(count)} at field ${i} of ${n}`);
+          const p = f[i + 2] as number;
+          if (p >= 0 && this.table[p] !== this.thread) this.forward(f, i, end - i);
+          else this.receiveRun(f, i, end);
+          i = end;
           break;
         }
         case W_CALL: {
@@ -572,6 +590,24 @@ export class Host implements RefHost {
           throw new Error(`corrupt envelope batch: kind ${String(f[i])} at field ${i}`);
       }
     }
+  }
+
+  /**
+   * A run is `count` casts with one header: one lookup, then each message in
+   * order. No handler runs between the enqueues (handlers run from the run
+   * queue), so the cell found first is the one every later W_CAST of the run
+   * would have found. A target that is missing gives `count` dead letters
+   * (a virtual actor whose activation failed is tried once per run, not once
+   * per message).
+   */
+  private receiveRun(f: unknown[], i: number, end: number): void {
+    const id = f[i + 1] as string;
+    const r = this.resolve(id, f[i + 2] as number);
+    if (typeof r === 'string') {
+      for (let k = i + CAST_FIELDS; k < end; k++) this.deadLetters.record(id, r);
+      return;
+    }
+    for (let k = i + CAST_FIELDS; k < end; k++) this.enqueue(r, undefined, f[k]);
   }
 
   /** A virtual actor's partition moved: pass the envelope on to its owner. */

@@ -11,15 +11,32 @@
  * | kind       | fields after the kind                                               |
  * |------------|---------------------------------------------------------------------|
  * | W_CAST     | id, partition, thread, incarnation, msg                             |
+ * | W_CAST_RUN | id, partition, thread, incarnation, count, msg_1 … msg_count        |
  * | W_CALL     | id, partition, thread, incarnation, msg, replyThread, replyGen, reqId, callerId |
  * | W_REPLY    | replyGen, reqId, ok, value                                          |
  * | W_SIGNAL   | id, partition, thread, incarnation, signalKind, from (ActorRef), arg1, arg2 |
+ *
+ * W_CAST_RUN is consecutive casts to one target sharing one header (count
+ * >= 2): the sender turns its last W_CAST into a run when the next cast in
+ * the same outbox goes to the same (id, partition, thread, incarnation) with
+ * nothing appended in between. Only adjacent envelopes merge, so the order
+ * of the outbox, and with it per-pair FIFO, is unchanged; a receiver handles
+ * a run exactly as `count` W_CASTs with that header. Fan-out to many actors
+ * keeps the 6-field W_CAST.
+ *
+ * An outbox array, once handed out, is only ever appended to until the
+ * carrier takes it whole and hands out a fresh array: the sender recognises
+ * "nothing appended since my last cast" by the array and its length.
  */
 
 export const W_CAST = 0;
 export const W_CALL = 1;
 export const W_REPLY = 2;
 export const W_SIGNAL = 3;
+export const W_CAST_RUN = 4;
+
+/** Fields of a W_CAST or a run's header (kind, id, partition, thread, incarnation, msg or count). */
+export const CAST_FIELDS = 6;
 
 /** Signal kinds carried by W_SIGNAL. */
 export const S_LINK = 0;
