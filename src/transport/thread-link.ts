@@ -5,12 +5,17 @@
  * direction of a port is FIFO, so each ordered pair of threads has its own
  * ordered channel). Envelopes are appended to a per-destination outbox and
  * flushed as one msgpackr buffer, transferred (not copied), when the host's
- * scheduler slice ends or at the next event-loop turn, whichever is first;
- * an outbox over `maxBatchFields` (default 65 536 fields) is flushed at once.
+ * scheduler slice ends or at the next event-loop turn, whichever is first.
+ * An outbox that reaches `maxBatchFields` (default 4096 fields) is flushed
+ * before the next envelope is appended: a batch stays small enough to
+ * encode and decode in well under a millisecond, and a large send from one
+ * handler reaches the peer in parts that it can start on while the sender
+ * is still encoding, instead of the two threads taking turns.
  *
- * While a peer is down (its worker is being restarted) its outbox is kept,
- * up to `maxHeldFields` (default 4 Mi fields), and sent in order to the new
- * port; beyond that, new envelopes for it are dead letters (`no_route`).
+ * While a peer is down (its worker is being restarted) its envelopes are
+ * kept, in batches of the same bound, up to `maxHeldFields` (default 4 Mi
+ * fields), and sent in order to the new port; beyond that, new envelopes
+ * for it are dead letters (`no_route`).
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Host } from '../actors/host.js';
@@ -26,6 +31,9 @@ export interface ThreadTransportOptions {
 interface Peer {
   port: MessagePort | null;
   box: unknown[];
+  /** Full outboxes kept while the peer is down, oldest first; sent before `box`. */
+  held: unknown[][];
+  heldFields: number;
   dirty: boolean;
   delayQ: Array<{ at: number; buf: Uint8Array }>;
   delayTimer: ReturnType<typeof setTimeout> | null;
@@ -44,7 +52,7 @@ export class ThreadTransport implements Transport {
   batchesReceived = 0;
 
   constructor(private readonly host: Host, o: ThreadTransportOptions = {}) {
-    this.maxBatch = o.maxBatchFields ?? 65_536;
+    this.maxBatch = o.maxBatchFields ?? 4096;
     this.maxHeld = o.maxHeldFields ?? 4 * 1024 * 1024;
   }
 
@@ -52,7 +60,7 @@ export class ThreadTransport implements Transport {
   addPeer(thread: number, port: MessagePort): void {
     let peer = this.peers.get(thread);
     if (peer === undefined) {
-      peer = { port: null, box: [], dirty: false, delayQ: [], delayTimer: null };
+      peer = { port: null, box: [], held: [], heldFields: 0, dirty: false, delayQ: [], delayTimer: null };
       this.peers.set(thread, peer);
     }
     peer.port?.close();
@@ -63,7 +71,7 @@ export class ThreadTransport implements Transport {
     });
     // Ports must not keep a thread alive on their own: the runtime decides when it ends.
     port.unref();
-    if (peer.box.length > 0) this.markDirty(peer);
+    if ((peer.box.length > 0 || peer.held.length > 0) && !peer.dirty) this.markDirty(peer);
   }
 
   /** The peer died: close its port and hold envelopes for its successor. */
@@ -87,8 +95,16 @@ export class ThreadTransport implements Transport {
     const peer = this.peers.get(thread);
     if (peer === undefined) return null;
     const len = peer.box.length;
-    if (peer.port === null && len >= this.maxHeld) return null;
-    if (len >= this.maxBatch && peer.port !== null) this.send(peer);
+    if (peer.port === null && peer.heldFields + len >= this.maxHeld) return null;
+    if (len >= this.maxBatch) {
+      if (peer.port !== null) this.send(peer);
+      else {
+        // Kept in batches of the usual size, so the successor never gets one huge batch.
+        peer.held.push(peer.box);
+        peer.heldFields += len;
+        peer.box = [];
+      }
+    }
     if (!peer.dirty) this.markDirty(peer);
     return peer.box;
   }
@@ -99,10 +115,8 @@ export class ThreadTransport implements Transport {
     this.dirty = [];
     for (const peer of d) {
       peer.dirty = false;
+      // A peer that is down keeps its envelopes; addPeer flushes them to its successor.
       if (peer.port !== null) this.send(peer);
-      else if (peer.box.length > 0) {
-        // Held while the peer restarts; flushed again by addPeer.
-      }
     }
   }
 
@@ -123,10 +137,21 @@ export class ThreadTransport implements Transport {
     }
   }
 
+  /** Sends the batches held for a restarted peer, then the outbox (both replaced, never reused). */
   private send(peer: Peer): void {
+    if (peer.held.length > 0) {
+      const held = peer.held;
+      peer.held = [];
+      peer.heldFields = 0;
+      for (const box of held) this.sendBox(peer, box);
+    }
     const box = peer.box;
     if (box.length === 0) return;
     peer.box = [];
+    this.sendBox(peer, box);
+  }
+
+  private sendBox(peer: Peer, box: unknown[]): void {
     const buf = encodeBatch(box);
     const f = this.faults;
     if (f === null) {

@@ -108,7 +108,7 @@ describe('per-pair FIFO across threads', () => {
     const N = 12_000;
     const sends: Array<[string, number]> = [];
     for (let i = 1; i <= N; i++) sends.push([log, i]);
-    // 12 000 sends from one handler: 72 000 fields, more than one batch (65 536 fields).
+    // 12 000 sends from one handler: one run of casts, cut into several batches (4096 fields each).
     rt.ref(relay).send({ from: relay, sends });
     for (let i = 1; i <= 2000; i++) rt.ref(log).send({ from: 'main', seq: i });
     let got: Stamp[] = [];
