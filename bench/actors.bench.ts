@@ -50,13 +50,6 @@ const PIPE_CALLS = 100_000;
 const IN_FLIGHT = 64;
 const COUNTS = [100_000, 1_000_000];
 
-// The scheduler pool hands process.execArgv to its workers, and a worker
-// refuses V8 flags such as --expose-gc (ERR_WORKER_INVALID_EXEC_ARGV), which
-// bench/run.ts passes. This process needs no gc(): memory is measured in
-// child processes that get their own flag.
-const argv = process.execArgv.filter((a) => a !== '--expose-gc' && a !== '--expose_gc');
-process.execArgv.splice(0, process.execArgv.length, ...argv);
-
 interface Latency {
   p50: number;
   p99: number;

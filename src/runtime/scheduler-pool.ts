@@ -6,7 +6,9 @@
  * pair of threads has its own MessageChannel; when worker k is (re)started it
  * gets a fresh channel to the main thread and to every other live worker, and
  * those are told to use it. Each start bumps k's generation, so replies and
- * pinned refs meant for the dead thread are recognised and dropped.
+ * pinned refs meant for the dead thread are recognised and dropped. Workers
+ * get the main process's `execArgv` without the flags a worker refuses
+ * (V8 and process-wide ones, see worker-argv.ts).
  *
  * Scheduler threads are plain `worker_threads`, not a piscina pool: piscina
  * routes each task to any idle worker (no affinity) and, with atomics,
@@ -19,6 +21,7 @@ import type { ThreadTransport } from '../transport/thread-link.js';
 import type { LinkFaultConfig } from '../transport/link-faults.js';
 import type { FromWorker, ThreadStats, ToWorker, WorkerInit } from './control.js';
 import { ParleyError } from '../actors/errors.js';
+import { workerExecArgv } from './worker-argv.js';
 
 export interface PoolConfig {
   node: string;
@@ -108,7 +111,8 @@ export class SchedulerPool {
       workerData: init,
       transferList: transfer,
       name: `parley-scheduler-${k}`,
-      execArgv: process.execArgv.filter((a) => !a.startsWith('--test')),
+      // The main process's flags, minus V8 and process-wide ones, which a worker refuses.
+      execArgv: workerExecArgv(process.execArgv),
       ...(this.cfg.resourceLimits ? { resourceLimits: this.cfg.resourceLimits } : {}),
     });
     this.workers[k] = w;
