@@ -10,16 +10,18 @@
  * scheduler from starting.
  *
  * Rules, in order:
- * - the test runner's flags (`--test…`) are for the main process: dropped;
- * - `REFUSED` below: dropped. It lists every flag that Node accepts in
- *   NODE_OPTIONS but a worker refuses by name, found by trying each flag of
- *   `process.allowedNodeEnvironmentFlags` in a worker (Node 20.20.2);
- *   test/runtime/worker-argv.test.ts checks that this Node still refuses each;
- * - a flag Node does not accept in NODE_OPTIONS at all is V8's own
- *   (`--stack-size`, `--allow-natives-syntax`, `--trace-gc`) or a command of
- *   the main process (`--eval`, `--watch`): dropped;
- * - everything else is kept (loaders and conditions such as `--import`,
- *   `--require`, `--conditions`; warnings, source maps, inspector, profilers).
+ * - `REFUSED`: dropped. Every Node option (of `process.allowedNodeEnvironmentFlags`
+ *   and `node --help`) that a worker refuses by name, found by trying each
+ *   in a worker on Node 20.20.2; test/runtime/worker-argv.test.ts checks
+ *   that this Node still refuses each, so the list drops nothing a worker
+ *   would take;
+ * - `COMMANDS`: dropped. They say what the main process runs (`--eval`,
+ *   `--test…`, `--watch`), not how a thread runs;
+ * - Node's options (those NODE_OPTIONS accepts, and `NODE_ONLY`, which it
+ *   does not but a worker does, such as `--cpu-prof`): kept, e.g. `--import`,
+ *   `--require`, `--conditions`, warnings, source maps, inspector, profilers;
+ * - anything else is V8's own (`--stack-size`, `--allow-natives-syntax`,
+ *   `--trace-gc`): dropped.
  * A flag's value given as the next token goes (or stays) with its flag.
  *
  * Dropped flags still govern the main thread. A worker's heap limit is its
@@ -77,7 +79,22 @@ export const REFUSED: ReadonlySet<string> = new Set([
   'use-openssl-ca',
   'v8-pool-size',
   'zero-fill-buffers',
+  // main-process only, refused too
+  'completion-bash',
+  'experimental-sea-config',
+  'help',
+  'prof',
+  'tls-max-v1',
+  'tls-min-v1',
+  'v8-options',
+  'version',
 ]);
+
+/** Options about what the main process runs; a worker takes some of them, but they mean nothing there. */
+const COMMANDS: ReadonlySet<string> = new Set(['build-snapshot', 'build-snapshot-config', 'c', 'check', 'e', 'eval', 'i', 'interactive', 'p', 'print', 'watch', 'watch-path', 'watch-preserve-output']);
+
+/** Node's own options that NODE_OPTIONS refuses but a worker accepts. */
+const NODE_ONLY: ReadonlySet<string> = new Set(['cpu-prof', 'cpu-prof-dir', 'cpu-prof-interval', 'cpu-prof-name', 'env-file', 'env-file-if-exists', 'experimental-network-inspection']);
 
 /** `--no-max_old_space_size=64` → `max-old-space-size`. */
 function flagName(flag: string): string {
@@ -88,9 +105,9 @@ function flagName(flag: string): string {
 }
 
 function accepted(flag: string): boolean {
-  if (flag.startsWith('--test')) return false;
-  if (REFUSED.has(flagName(flag))) return false;
-  return process.allowedNodeEnvironmentFlags.has(flag);
+  const name = flagName(flag);
+  if (REFUSED.has(name) || COMMANDS.has(name) || name.startsWith('test') || name.startsWith('experimental-test')) return false;
+  return NODE_ONLY.has(name) || process.allowedNodeEnvironmentFlags.has(flag);
 }
 
 /** The flags of `argv` (a process's `execArgv`) that a worker thread accepts, in order. */

@@ -20,7 +20,8 @@ async function runWorker(execArgv: string[]): Promise<void> {
   await w.terminate();
 }
 
-const refusedFlags = ['--expose-gc', '--expose_gc', '--max-old-space-size=64', '--max-semi-space-size', '16', '--stack-size=2000', '--jitless', '--title=parley', '--allow-natives-syntax', '--trace-gc', '--v8-pool-size=2', '--test', '--test-reporter=spec'];
+const refusedFlags = ['--expose-gc', '--expose_gc', '--max-old-space-size=64', '--max-semi-space-size', '16', '--stack-size=2000', '--jitless', '--title=parley', '--allow-natives-syntax', '--trace-gc', '--v8-pool-size=2', '--prof'];
+const commandFlags = ['--test', '--test-reporter=spec', '--experimental-test-coverage', '-e', 'console.log(1)', '--watch-path', 'src'];
 const keptFlags = ['--enable-source-maps', '--conditions', 'development', '--no-warnings', '--unhandled-rejections=strict', '-r', 'node:os'];
 
 describe('scheduler worker execArgv', () => {
@@ -30,10 +31,16 @@ describe('scheduler worker execArgv', () => {
     }
   });
 
-  test('V8 and process-wide flags are dropped with their values; per-thread flags are kept in order', () => {
-    const mixed = ['--expose-gc', ...keptFlags.slice(0, 3), '--max-semi-space-size', '16', ...keptFlags.slice(3), '--title=parley'];
+  test('V8 and process-wide flags and main-process commands are dropped with their values; per-thread flags are kept in order', () => {
+    const mixed = ['--expose-gc', ...keptFlags.slice(0, 3), '--max-semi-space-size', '16', '-e', 'x()', ...keptFlags.slice(3), '--title=parley', '--test'];
     assert.deepEqual(workerExecArgv(mixed), keptFlags);
     assert.deepEqual(workerExecArgv(refusedFlags), []);
+    assert.deepEqual(workerExecArgv(commandFlags), []);
+  });
+
+  test('profiler flags that NODE_OPTIONS refuses but a worker takes are kept', () => {
+    const prof = ['--cpu-prof', '--cpu-prof-dir', '/tmp/prof', '--cpu-prof-interval=100', '--heap-prof'];
+    assert.deepEqual(workerExecArgv(prof), prof);
   });
 
   test('a worker refuses the unfiltered flags and starts with the filtered ones', async () => {
