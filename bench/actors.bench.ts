@@ -14,10 +14,9 @@
  *    sink's last credit. Memory stays bounded by credit-based flow control:
  *    at most 32 768 messages unacknowledged (about 2 MB of payloads), the
  *    sink sends a credit back every 4096 handled. (A smaller window limits
- *    the runtime, not the raw baseline: the source's whole window leaves as
- *    one batch and the credits come back at the end of the sink's slice, so
- *    at 8192 the two workers take turns instead of overlapping and the
- *    stream runs at about half speed.) Baselines, with the same payloads,
+ *    the runtime more than the raw baseline: the credits come back at the
+ *    end of the sink's slice, so at 8192 the two workers overlap less; see
+ *    docs/benchmarks.md.) Baselines, with the same payloads,
  *    window and credits, between two plain worker threads over one
  *    MessageChannel: arrays of 100 objects per postMessage (structured
  *    clone), and one msgpackr buffer per 100 (the runtime's codec options),
