@@ -8,12 +8,31 @@ import { rmSync } from 'node:fs';
 import { Peer, TestUser, mid, tmpData, type Frame } from '../fixtures/chat-node.js';
 import { spawnNode, type ChildNode } from '../fixtures/chat-process.js';
 
-test('kill -9 right after sent loses nothing: the recipient gets every message after a restart on the same data', { timeout: 90_000 }, async () => {
-  const data = tmpData('parley-kill9-');
-  let node: ChildNode | null = null;
-  const peers: Peer[] = [];
+/**
+ * Runs `fn` against a node in a child process on a fresh data directory;
+ * `fn` may kill and restart it through `ctx.node`. Peers in `ctx.peers`, the
+ * node and the data are cleaned up however it ends; a failure carries the
+ * node's stderr.
+ */
+async function withChildNode(prefix: string, fn: (ctx: { data: string; node: ChildNode; peers: Peer[] }) => Promise<void>): Promise<void> {
+  const ctx = { data: tmpData(prefix), node: null as unknown as ChildNode, peers: [] as Peer[] };
   try {
-    node = await spawnNode(data);
+    ctx.node = await spawnNode(ctx.data);
+    await fn(ctx);
+  } catch (e) {
+    if (ctx.node) (e as Error).message += `\nnode stderr:\n${ctx.node.stderr().slice(-4000)}`;
+    throw e;
+  } finally {
+    for (const p of ctx.peers) p.kill();
+    await ctx.node?.kill9().catch(() => undefined);
+    rmSync(ctx.data, { recursive: true, force: true });
+  }
+}
+
+test('kill -9 right after sent loses nothing: the recipient gets every message after a restart on the same data', { timeout: 90_000 }, () =>
+  withChildNode('parley-kill9-', async (ctx) => {
+    const { data, peers } = ctx;
+    let node = ctx.node;
     // Real accounts over HTTP; the tokens stay valid across the restart.
     const alice = await TestUser.create(node, 'alice', { account: true });
     const bob = await TestUser.create(node, 'bob', { account: true });
@@ -45,7 +64,7 @@ test('kill -9 right after sent loses nothing: the recipient gets every message a
     await node.kill9();
     pa.kill();
 
-    node = await spawnNode(data);
+    ctx.node = node = await spawnNode(data);
     const addr = node;
     const connect = async (token: string): Promise<Peer> => {
       const p = await Peer.connect(addr.ws, token, { autoAck: true });
@@ -92,22 +111,13 @@ test('kill -9 right after sent loses nothing: the recipient gets every message a
       const next = await pa2.sendMsg(conv.startsWith('g:') ? `group:${conv.slice(2)}` : `user:${bob.user}`, 'after the crash');
       assert.equal(next.seq, top + 1, `${conv} goes on from seq ${top}`);
     }
-  } catch (e) {
-    if (node) (e as Error).message += `\nnode stderr:\n${node.stderr().slice(-4000)}`;
-    throw e;
-  } finally {
-    for (const p of peers) p.kill();
-    await node?.kill9().catch(() => undefined);
-    rmSync(data, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test('an ack is written within a second even when the user writes nothing else: after kill -9 the acknowledged entries are not sent again', { timeout: 60_000 }, async () => {
-  const data = tmpData('parley-kill9-ack-');
-  let node: ChildNode | null = null;
-  const peers: Peer[] = [];
-  try {
-    node = await spawnNode(data);
+test('an ack is written within a second even when the user writes nothing else: after kill -9 the acknowledged entries are not sent again', { timeout: 60_000 }, () =>
+  withChildNode('parley-kill9-ack-', async (ctx) => {
+    const { data, peers } = ctx;
+    let node = ctx.node;
     const alice = await TestUser.create(node, 'alice', { account: true });
     const bob = await TestUser.create(node, 'bob', { account: true });
     const bobToken = await bob.token('phone');
@@ -121,17 +131,10 @@ test('an ack is written within a second even when the user writes nothing else: 
     await new Promise((r) => setTimeout(r, 2500));
     await node.kill9();
     for (const p of peers) p.kill();
-    node = await spawnNode(data);
+    ctx.node = node = await spawnNode(data);
     const pb2 = await Peer.connect(node.ws, bobToken, {});
     peers.push(pb2);
     assert.equal(pb2.ready!.inbox, got[2]!.inbox, 'ready carries the ack written before the crash');
     assert.deepEqual(await pb2.quiet((f) => f.t === 'msg', 500), [], 'nothing acknowledged is sent again');
-  } catch (e) {
-    if (node) (e as Error).message += `\nnode stderr:\n${node.stderr().slice(-4000)}`;
-    throw e;
-  } finally {
-    for (const p of peers) p.kill();
-    await node?.kill9().catch(() => undefined);
-    rmSync(data, { recursive: true, force: true });
-  }
-});
+  }),
+);
