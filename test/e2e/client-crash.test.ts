@@ -37,16 +37,29 @@ test('the client resends what was unanswered at a kill -9; each message is store
     const results: Array<Promise<SendResult>> = [];
     let answered = 0;
     let inFlightAtKill = 0;
+    let issued = 0;
+    let killed = false;
+    const first = node;
+    // The node dies the moment the 10th answer arrives, with the sends issued after it unanswered.
+    const kill = (): void => {
+      if (killed || answered < 10 || issued <= N / 2) return;
+      killed = true;
+      first.proc.kill('SIGKILL');
+      inFlightAtKill = issued - answered;
+    };
     for (let i = 0; i < N; i++) {
       const p = ca.send(`user:${bob}`, { i });
-      void p.then(() => answered++, () => undefined);
+      issued++;
+      void p.then(() => {
+        answered++;
+        kill();
+      }, () => undefined);
       results.push(p);
       if (i === N / 2) {
-        // Kill the node with sends in flight, then bring it back on the same port and data.
+        // Then bring it back on the same port and data.
+        kill();
         const until = Date.now() + 20_000;
-        while (answered < 10 && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
-        node.proc.kill('SIGKILL');
-        inFlightAtKill = i + 1 - answered;
+        while (!killed && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
         await node.kill9();
         node = await spawnNode(data, { port });
       }
