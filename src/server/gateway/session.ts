@@ -412,7 +412,7 @@ export class Session implements Behaviour<ConnMsg> {
     this.d.metrics.sends.inc();
     const filter = this.d.filter;
     if (filter === undefined) {
-      this.ask(this.userRef!, { t: 'send', conv: conv!, msg }, undefined, (r) => ({ t: 'sent', ...(r as object) }), f.id);
+      this.submit(conv!, msg);
       return;
     }
     this.d.inflight.n++;
@@ -421,7 +421,7 @@ export class Session implements Behaviour<ConnMsg> {
       .then(
         (verdict) => {
           if (verdict && typeof verdict.reject === 'string') this.error('forbidden', `send: rejected by the operator's filter: ${verdict.reject}`, f);
-          else this.ask(this.userRef!, { t: 'send', conv: conv!, msg }, undefined, (r) => ({ t: 'sent', ...(r as object) }), f.id);
+          else this.submit(conv!, msg);
         },
         () => this.error('internal', 'send: the message filter failed', f),
       )
@@ -452,16 +452,20 @@ export class Session implements Behaviour<ConnMsg> {
     return this.d.host.ref<ConvMsg>(`conv:${conv}`);
   }
 
+  /** Hands a checked send to the user actor; it counts in `inflight.sends` until answered. */
+  private submit(conv: string, msg: SendMsg): void {
+    this.d.inflight.sends++;
+    void this.ask(this.userRef!, { t: 'send', conv, msg }, undefined, (r) => ({ t: 'sent', ...(r as object) }), msg.id).finally(() => {
+      this.d.inflight.sends--;
+    });
+  }
+
   /** Calls an actor and writes the answer (or its error) when it comes. */
-  private ask<M>(to: ActorRef<M>, msg: M, rid: string | undefined, answer: (r: unknown) => object, id?: string): void {
-    // Only sends carry a client id.
-    const send = id !== undefined ? 1 : 0;
+  private ask<M>(to: ActorRef<M>, msg: M, rid: string | undefined, answer: (r: unknown) => object, id?: string): Promise<void> {
     this.d.inflight.n++;
-    this.d.inflight.sends += send;
-    to.call<unknown>(msg, { timeout: this.d.callTimeoutMs }).then(
+    return to.call<unknown>(msg, { timeout: this.d.callTimeoutMs }).then(
       (r) => {
         this.d.inflight.n--;
-        this.d.inflight.sends -= send;
         if (isError(r)) {
           const { code, message, ...more } = r.error;
           this.error(code, message, { ...(rid !== undefined ? { rid } : {}), ...(id !== undefined ? { id } : {}), ...more });
@@ -469,7 +473,6 @@ export class Session implements Behaviour<ConnMsg> {
       },
       (e) => {
         this.d.inflight.n--;
-        this.d.inflight.sends -= send;
         const code: ErrorCode = e instanceof CallError && (e.code === 'timeout' || e.code === 'noconnection' || e.code === 'shutdown') ? 'unavailable' : 'internal';
         this.error(code, code === 'unavailable' ? 'the node could not answer in time; try again' : 'internal error', { ...(rid !== undefined ? { rid } : {}), ...(id !== undefined ? { id } : {}) });
       },
