@@ -84,10 +84,11 @@ export class ConvActor implements Behaviour<ConvMsg> {
 
   async init(ctx: ActorContext<ConvMsg>): Promise<void> {
     this.ctx = ctx;
-    const [rec, marker] = await Promise.all([this.env.tables.convs.get([this.id]), this.env.tables.fanout.get([this.id])]);
+    const t = this.env.tables;
+    const [rec, marker, last] = await Promise.all([t.convs.get([this.id]), t.fanout.get([this.id]), this.lastLogged()]);
     this.rec = rec ?? null;
     this.marker = marker !== undefined;
-    await this.recoverLastSeq();
+    this.recoverLastSeq(last);
     this.writer = new WriteBehind(
       this.env.store,
       this.id,
@@ -129,15 +130,20 @@ export class ConvActor implements Behaviour<ConvMsg> {
     return this.writer.write(() => undefined);
   }
 
+  /** The newest message in the log, if any is retained. */
+  private async lastLogged(): Promise<StoredMessage | undefined> {
+    for await (const [, m] of this.env.tables.log.range({ prefix: [this.id], reverse: true, limit: 1 })) return m;
+    return undefined;
+  }
+
   /** The log is ahead of a record written lazily: take the last seq from its newest entry. */
-  private async recoverLastSeq(): Promise<void> {
-    for await (const [, m] of this.env.tables.log.range({ prefix: [this.id], reverse: true, limit: 1 })) {
-      const rec = this.rec ?? (this.group === null ? this.ensureRecord() : null);
-      if (rec !== null && m.seq > rec.lastSeq) {
-        rec.lastSeq = m.seq;
-        rec.lastTs = Math.max(rec.lastTs, m.ts);
-        this.dirty = true;
-      }
+  private recoverLastSeq(m: StoredMessage | undefined): void {
+    if (m === undefined) return;
+    const rec = this.rec ?? (this.group === null ? this.ensureRecord() : null);
+    if (rec !== null && m.seq > rec.lastSeq) {
+      rec.lastSeq = m.seq;
+      rec.lastTs = Math.max(rec.lastTs, m.ts);
+      this.dirty = true;
     }
   }
 
