@@ -69,7 +69,7 @@ export class UserActor implements Behaviour<UserMsg> {
   /** Last inbox number given out, and the last one durable. */
   private head = 0;
   private committed = 0;
-  /** Per device: the last acknowledged inbox number (durable). */
+  /** Per device: the last acknowledged inbox number (written with the next transaction, see `acksDue`). */
   private cursors: Record<string, number> = {};
   /**
    * Inbox number up to which delivered receipts were sent: the highest
@@ -77,8 +77,8 @@ export class UserActor implements Behaviour<UserMsg> {
    * once the ack is taken, so a crash can lose some (module header).
    */
   private deliveredUpTo = 0;
-  /** Per device: an ack taken but not written yet (null: none). */
-  private acksDue: Record<string, number> | null = null;
+  /** Devices whose cursor moved since it was last written (null: none). */
+  private acksDue: Set<string> | null = null;
   private ackTimer = 0;
   private readonly online = new Map<string, Device>();
   /**
@@ -142,7 +142,7 @@ export class UserActor implements Behaviour<UserMsg> {
           this.dirtyConvs_.clear();
         }
         if (this.acksDue !== null) {
-          for (const dev in this.acksDue) tx.ack(t.inbox, this.id, dev, this.acksDue[dev]!);
+          for (const dev of this.acksDue) tx.ack(t.inbox, this.id, dev, this.cursors[dev]!);
           this.acksDue = null;
         }
       },
@@ -479,7 +479,7 @@ export class UserActor implements Behaviour<UserMsg> {
     const cur = this.cursors[device] ?? 0;
     if (n <= cur) return;
     this.cursors[device] = n;
-    (this.acksDue ??= {})[device] = n;
+    (this.acksDue ??= new Set()).add(device);
     // Written with the next transaction; the timer only for a user that writes nothing else.
     if (this.ackTimer === 0) this.ackTimer = this.ctx.sendAfter(ACK_FLUSH_MS, { t: 'flush_acks' });
     if (n > this.deliveredUpTo) {
