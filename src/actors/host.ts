@@ -545,23 +545,17 @@ export class Host implements RefHost {
     let i = 0;
     while (i < n) {
       switch (f[i]) {
-        case W_CAST: {
-          const p = f[i + 2] as number;
-          if (p >= 0 && this.table[p] !== this.thread) this.forward(f, i, CAST_FIELDS);
-          else {
-            const cell = this.lookup(f[i + 1] as string, p);
-            if (cell !== null) this.enqueue(cell, undefined, f[i + 5]);
-          }
-          i += CAST_FIELDS;
-          break;
-        }
+        case W_CAST:
         case W_CAST_RUN: {
-          const count = f[i + 5] as number;
-          const end = i + CAST_FIELDS + count;
+          // A W_CAST is a run of one whose message sits where a run keeps its count.
+          const run = f[i] === W_CAST_RUN;
+          const count = run ? (f[i + 5] as number) : 1;
+          const first = run ? i + CAST_FIELDS : i + 5;
+          const end = first + count;
           if (!Number.isInteger(count) || count < 1 || end > n) throw new Error(`corrupt envelope batch: run of ${String(count)} at field ${i} of ${n}`);
           const p = f[i + 2] as number;
           if (p >= 0 && this.table[p] !== this.thread) this.forward(f, i, end - i);
-          else this.receiveRun(f, i, end);
+          else this.receiveCasts(f, i, first, end);
           i = end;
           break;
         }
@@ -593,21 +587,21 @@ export class Host implements RefHost {
   }
 
   /**
-   * A run is `count` casts with one header: one lookup, then each message in
-   * order. No handler runs between the enqueues (handlers run from the run
-   * queue), so the cell found first is the one every later W_CAST of the run
-   * would have found. A target that is missing gives `count` dead letters
-   * (a virtual actor whose activation failed is tried once per run, not once
-   * per message).
+   * The casts of one header (the messages at first..end-1): one lookup, then
+   * each message in order. No handler runs between the enqueues (handlers
+   * run from the run queue), so the cell found first is the one every later
+   * W_CAST of a run would have found. A target that is missing gives one
+   * dead letter per message (a virtual actor whose activation failed is
+   * tried once per run, not once per message).
    */
-  private receiveRun(f: unknown[], i: number, end: number): void {
+  private receiveCasts(f: unknown[], i: number, first: number, end: number): void {
     const id = f[i + 1] as string;
     const r = this.resolve(id, f[i + 2] as number);
     if (typeof r === 'string') {
-      for (let k = i + CAST_FIELDS; k < end; k++) this.deadLetters.record(id, r);
+      for (let k = first; k < end; k++) this.deadLetters.record(id, r);
       return;
     }
-    for (let k = i + CAST_FIELDS; k < end; k++) this.enqueue(r, undefined, f[k]);
+    for (let k = first; k < end; k++) this.enqueue(r, undefined, f[k]);
   }
 
   /** A virtual actor's partition moved: pass the envelope on to its owner. */
