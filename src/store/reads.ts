@@ -37,35 +37,36 @@ export function decodeRecord<V>(core: StoreCore, def: TableDef, bytes: Bytes, sh
   return decodeValue<V>(bytes, 8, def.name, show);
 }
 
-export async function readBytes(core: StoreCore, def: Def, key: Bytes, show: string): Promise<Bytes | undefined> {
+/**
+ * One read of `def`'s storage, sync or async: refused while the store is
+ * closed or a read fault is injected; a failure becomes a StoreError naming
+ * the table (and the key, when there is one).
+ */
+function guarded<T>(core: StoreCore, def: Def, key: string | undefined, read: (a: StorageAdapter) => T): T {
   core.checkOpen();
   core.faults.checkRead(def.name);
+  const fail = (err: unknown): never => {
+    throw toStoreError(err, `reading ${def.name}`).about(key === undefined ? { table: def.name } : { table: def.name, key });
+  };
   try {
-    return await adapterOf(core, def).get(key);
+    const r = read(adapterOf(core, def));
+    return (r instanceof Promise ? r.catch(fail) : r) as T;
   } catch (err) {
-    throw toStoreError(err, `reading ${def.name}`).about({ table: def.name, key: show });
+    return fail(err);
   }
+}
+
+export function readBytes(core: StoreCore, def: Def, key: Bytes, show: string): Promise<Bytes | undefined> {
+  return guarded(core, def, show, (a) => a.get(key));
 }
 
 /** {@link readBytes} on the calling thread (see StorageAdapter.getSync). */
 export function readBytesNow(core: StoreCore, def: Def, key: Bytes, show: string): Bytes | undefined {
-  core.checkOpen();
-  core.faults.checkRead(def.name);
-  try {
-    return adapterOf(core, def).getSync(key);
-  } catch (err) {
-    throw toStoreError(err, `reading ${def.name}`).about({ table: def.name, key: show });
-  }
+  return guarded(core, def, show, (a) => a.getSync(key));
 }
 
-export async function readManyBytes(core: StoreCore, def: Def, keys: Bytes[]): Promise<Array<Bytes | undefined>> {
-  core.checkOpen();
-  core.faults.checkRead(def.name);
-  try {
-    return await adapterOf(core, def).getMany(keys);
-  } catch (err) {
-    throw toStoreError(err, `reading ${def.name}`).about({ table: def.name });
-  }
+export function readManyBytes(core: StoreCore, def: Def, keys: Bytes[]): Promise<Array<Bytes | undefined>> {
+  return guarded(core, def, undefined, (a) => a.getMany(keys));
 }
 
 /** Iterates a key range in batches of `batchSize` (LevelDB's nextv), closing the iterator however the loop ends. */

@@ -71,8 +71,7 @@ export class Table<K extends readonly KeyElement[], V> {
 
   async get(key: K): Promise<V | undefined> {
     const show = showKey(key);
-    const bytes = await readBytes(this.core, this.def, this.encode(key), show);
-    return bytes === undefined ? undefined : decodeRecord<V>(this.core, this.def, bytes, () => show);
+    return this.record(await readBytes(this.core, this.def, this.encode(key), show), show);
   }
 
   /**
@@ -84,7 +83,10 @@ export class Table<K extends readonly KeyElement[], V> {
    */
   getNow(key: K): V | undefined {
     const show = showKey(key);
-    const bytes = readBytesNow(this.core, this.def, this.encode(key), show);
+    return this.record(readBytesNow(this.core, this.def, this.encode(key), show), show);
+  }
+
+  private record(bytes: Uint8Array | undefined, show: string): V | undefined {
     return bytes === undefined ? undefined : decodeRecord<V>(this.core, this.def, bytes, () => show);
   }
 
