@@ -13,6 +13,7 @@ import type { ActorRef } from '../../src/actors/ref.js';
 import { CAST_FIELDS, W_CAST, W_CAST_RUN, W_REPLY } from '../../src/actors/transport.js';
 import { decodeBatch, encodeBatch } from '../../src/transport/codec.js';
 import { tick, waitFor } from '../fixtures/probes.js';
+import { recorder } from '../fixtures/recorder.js';
 
 const P = 16;
 /** Every partition on thread 1: the sender (thread 0) casts through its outbox. */
@@ -43,15 +44,7 @@ function receiver(got: Map<string, unknown[]>, table = onOne, outbox: (t: number
     sweepMs: 0,
     transport: { outbox },
     kinds: {
-      rcv: {
-        create: (id) => ({
-          handle(m: unknown) {
-            let l = got.get(id);
-            if (l === undefined) got.set(id, (l = []));
-            l.push(m);
-          },
-        }),
-      },
+      rcv: recorder(got),
     },
   });
 }

@@ -8,16 +8,10 @@
  * also with every batch delayed.
  */
 import { test, describe, before, after } from 'node:test';
-import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { idOn, startRuntime } from '../fixtures/runtime.js';
-import { sleep, waitFor } from '../fixtures/probes.js';
-
-interface Stamp {
-  from: string;
-  seq: number;
-}
+import { checkPairOrder } from '../fixtures/pair-order.js';
 
 /** Senders: relays on worker 1 (two), on worker 2, and the main thread (last). */
 const SENDERS = 4;
@@ -48,50 +42,11 @@ async function checkRuns(scripts: Array<Array<Array<[number, number]>>>, order: 
   const relays = [idOn(rt, `relay:r${r}a-`, 1), idOn(rt, `relay:r${r}b-`, 1), idOn(rt, `relay:r${r}c-`, 2)];
   const logs = [idOn(rt, `log:r${r}-`, 1), idOn(rt, `log:r${r}-`, 2)];
   logs.push(idOn(rt, `log:r${r}-`, 2, new Set(logs)));
-  const expected = new Map<string, Stamp[]>(logs.map((l) => [l, []]));
-  const seq = new Array<number>(SENDERS).fill(0);
-  const cursor = new Array<number>(SENDERS).fill(0);
-  const calls: Promise<unknown>[] = [];
-
-  const step = (s: number): void => {
-    const command = scripts[s]![cursor[s]!++];
-    if (command === undefined) return;
-    const from = s < relays.length ? relays[s]! : 'main';
-    const sends: Array<[string, number]> = [];
-    for (const [k, n] of command) for (let i = 0; i < n; i++) sends.push([logs[k]!, ++seq[s]!]);
-    for (const [to, n] of sends) expected.get(to)!.push({ from, seq: n });
-    if (s < relays.length) {
-      rt.ref(relays[s]!).send({ from, sends });
-      return;
-    }
-    for (const [to, n] of sends) {
-      // A call in the middle of a run ends it: the casts after it start a new one.
-      if (mainCalls && n % 7 === 0) calls.push(rt.ref(to).call({ from, seq: n }, { timeout: 10_000 }));
-      else rt.ref(to).send({ from, seq: n });
-    }
-  };
-
-  for (const [s, pause] of order) {
-    step(s);
-    if (pause === 1) await new Promise((res) => setImmediate(res));
-    else if (pause === 2) await sleep(1);
-  }
-  for (let s = 0; s < SENDERS; s++) while (cursor[s]! < scripts[s]!.length) step(s);
-  await Promise.all(calls);
-
-  for (const l of logs) {
-    const want = expected.get(l)!;
-    let got: Stamp[] = [];
-    await waitFor(async () => (got = await rt.ref(l).call<Stamp[]>('get', { timeout: 10_000 })).length >= want.length, 15_000, `${want.length} stamps at ${l}`);
-    for (const from of ['main', ...relays]) {
-      assert.deepEqual(
-        got.filter((x) => x.from === from).map((x) => x.seq),
-        want.filter((x) => x.from === from).map((x) => x.seq),
-        `${from} → ${l}`,
-      );
-    }
-    assert.equal(got.length, want.length, `nothing extra at ${l}`);
-  }
+  // Each run [receiver, n] is n consecutive casts to that receiver. A call in
+  // the middle of a run (every 7th message of the main thread) ends it: the
+  // casts after it start a new one.
+  const commands = scripts.map((cmds) => cmds.map((runs) => runs.flatMap(([k, n]) => new Array<number>(n).fill(k))));
+  await checkPairOrder(rt, { relays, logs, scripts: commands, order, callEvery: mainCalls ? 7 : 0, callTimeoutMs: 10_000, waitMs: 15_000 });
 }
 
 describe('runs of casts across threads', () => {

@@ -8,12 +8,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { idOn, startRuntime } from '../fixtures/runtime.js';
-import { sleep, waitFor } from '../fixtures/probes.js';
-
-interface Stamp {
-  from: string;
-  seq: number;
-}
+import { checkPairOrder, type Stamp } from '../fixtures/pair-order.js';
+import { waitFor } from '../fixtures/probes.js';
 
 /** Per sender: chunks of receiver indices; each relay chunk is one command. The last sender is the main thread. */
 const SENDERS = 3;
@@ -46,48 +42,7 @@ async function checkOrder(scripts: number[][][], order: Array<[number, number]>,
   const relays = [idOn(rt, `relay:${r}-`, 1), idOn(rt, `relay:${r}-`, 2)];
   const logs = [idOn(rt, `log:${r}-`, 1), idOn(rt, `log:${r}-`, 2)];
   logs.push(idOn(rt, `log:${r}-`, 2, new Set(logs)));
-  const expected = new Map<string, Stamp[]>(logs.map((l) => [l, []]));
-  const seq = new Array<number>(SENDERS).fill(0);
-  const cursor = new Array<number>(SENDERS).fill(0);
-  const calls: Promise<unknown>[] = [];
-
-  const step = (s: number): void => {
-    const chunk = scripts[s]![cursor[s]!++];
-    if (chunk === undefined) return;
-    const from = s < relays.length ? relays[s]! : 'main';
-    const sends: Array<[string, number]> = chunk.map((k) => [logs[k]!, ++seq[s]!]);
-    for (const [to, n] of sends) expected.get(to)!.push({ from, seq: n });
-    if (s < relays.length) {
-      rt.ref(relays[s]!).send({ from, sends });
-      return;
-    }
-    for (const [to, n] of sends) {
-      if (mainCalls && n % 2 === 0) calls.push(rt.ref(to).call({ from, seq: n }, { timeout: 5000 }));
-      else rt.ref(to).send({ from, seq: n });
-    }
-  };
-
-  for (const [s, pause] of order) {
-    step(s);
-    if (pause === 1) await new Promise((res) => setImmediate(res));
-    else if (pause === 2) await sleep(1);
-  }
-  for (let s = 0; s < SENDERS; s++) while (cursor[s]! < scripts[s]!.length) step(s);
-  await Promise.all(calls);
-
-  for (const l of logs) {
-    const want = expected.get(l)!;
-    let got: Stamp[] = [];
-    await waitFor(async () => (got = await rt.ref(l).call<Stamp[]>('get')).length >= want.length, 5000, `${want.length} stamps at ${l}`);
-    for (const from of ['main', ...relays]) {
-      assert.deepEqual(
-        got.filter((x) => x.from === from).map((x) => x.seq),
-        want.filter((x) => x.from === from).map((x) => x.seq),
-        `${from} → ${l}`,
-      );
-    }
-    assert.equal(got.length, want.length, `nothing extra at ${l}`);
-  }
+  await checkPairOrder(rt, { relays, logs, scripts, order, callEvery: mainCalls ? 2 : 0, callTimeoutMs: 5000, waitMs: 5000 });
 }
 
 describe('per-pair FIFO across threads', () => {

@@ -10,6 +10,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Host } from '../../src/actors/host.js';
 import { ThreadTransport, type ThreadTransportOptions } from '../../src/transport/thread-link.js';
 import { waitFor } from '../fixtures/probes.js';
+import { recorder } from '../fixtures/recorder.js';
 
 const P = 8;
 const onOne = new Array<number>(P).fill(1);
@@ -31,15 +32,7 @@ function side(thread: number, got: Map<string, unknown[]>, o: ThreadTransportOpt
     table: onOne,
     sweepMs: 0,
     kinds: {
-      rcv: {
-        create: (id) => ({
-          handle(m: unknown) {
-            let l = got.get(id);
-            if (l === undefined) got.set(id, (l = []));
-            l.push(m);
-          },
-        }),
-      },
+      rcv: recorder(got),
     },
   });
   const link = new ThreadTransport(host, o);
