@@ -8,16 +8,32 @@ import { rmSync } from 'node:fs';
 import { Peer, TestUser, mid, tmpData, type Frame } from '../fixtures/chat-node.js';
 import { spawnNode, type ChildNode } from '../fixtures/chat-process.js';
 
+interface ChildCtx {
+  node: ChildNode;
+  /** Peers to kill with the node (and at the end). */
+  peers: Peer[];
+  /** kill -9 the node and its peers, then start a node again on the same data. */
+  crashAndRestart(): Promise<ChildNode>;
+}
+
 /**
- * Runs `fn` against a node in a child process on a fresh data directory;
- * `fn` may kill and restart it through `ctx.node`. Peers in `ctx.peers`, the
- * node and the data are cleaned up however it ends; a failure carries the
- * node's stderr.
+ * Runs `fn` against a node in a child process on a fresh data directory.
+ * The peers in `ctx.peers`, the node and the data are cleaned up however it
+ * ends; a failure carries the node's stderr.
  */
-async function withChildNode(prefix: string, fn: (ctx: { data: string; node: ChildNode; peers: Peer[] }) => Promise<void>): Promise<void> {
-  const ctx = { data: tmpData(prefix), node: null as unknown as ChildNode, peers: [] as Peer[] };
+async function withChildNode(prefix: string, fn: (ctx: ChildCtx) => Promise<void>): Promise<void> {
+  const data = tmpData(prefix);
+  const ctx: ChildCtx = {
+    node: null as unknown as ChildNode,
+    peers: [],
+    async crashAndRestart() {
+      await ctx.node.kill9();
+      for (const p of ctx.peers) p.kill();
+      return (ctx.node = await spawnNode(data));
+    },
+  };
   try {
-    ctx.node = await spawnNode(ctx.data);
+    ctx.node = await spawnNode(data);
     await fn(ctx);
   } catch (e) {
     if (ctx.node) (e as Error).message += `\nnode stderr:\n${ctx.node.stderr().slice(-4000)}`;
@@ -25,14 +41,14 @@ async function withChildNode(prefix: string, fn: (ctx: { data: string; node: Chi
   } finally {
     for (const p of ctx.peers) p.kill();
     await ctx.node?.kill9().catch(() => undefined);
-    rmSync(ctx.data, { recursive: true, force: true });
+    rmSync(data, { recursive: true, force: true });
   }
 }
 
 test('kill -9 right after sent loses nothing: the recipient gets every message after a restart on the same data', { timeout: 90_000 }, () =>
   withChildNode('parley-kill9-', async (ctx) => {
-    const { data, peers } = ctx;
-    let node = ctx.node;
+    const { peers } = ctx;
+    const node = ctx.node;
     // Real accounts over HTTP; the tokens stay valid across the restart.
     const alice = await TestUser.create(node, 'alice', { account: true });
     const bob = await TestUser.create(node, 'bob', { account: true });
@@ -61,11 +77,7 @@ test('kill -9 right after sent loses nothing: the recipient gets every message a
     for (const m of plan) pa.send({ t: 'send', ...m });
     const sent: Frame[] = [];
     for (const m of plan) sent.push(await pa.next((f) => f.t === 'sent' && f.id === m.id, 10_000));
-    await node.kill9();
-    pa.kill();
-
-    ctx.node = node = await spawnNode(data);
-    const addr = node;
+    const addr = await ctx.crashAndRestart();
     const connect = async (token: string): Promise<Peer> => {
       const p = await Peer.connect(addr.ws, token, { autoAck: true });
       peers.push(p);
@@ -116,8 +128,7 @@ test('kill -9 right after sent loses nothing: the recipient gets every message a
 
 test('an ack is written within a second even when the user writes nothing else: after kill -9 the acknowledged entries are not sent again', { timeout: 60_000 }, () =>
   withChildNode('parley-kill9-ack-', async (ctx) => {
-    const { data, peers } = ctx;
-    let node = ctx.node;
+    const { peers, node } = ctx;
     const alice = await TestUser.create(node, 'alice', { account: true });
     const bob = await TestUser.create(node, 'bob', { account: true });
     const bobToken = await bob.token('phone');
@@ -129,10 +140,8 @@ test('an ack is written within a second even when the user writes nothing else: 
     pb.ack(got[2]!.inbox);
     // Acks ride on the user's next transaction, or are written by a timer (1 s) when there is none.
     await new Promise((r) => setTimeout(r, 2500));
-    await node.kill9();
-    for (const p of peers) p.kill();
-    ctx.node = node = await spawnNode(data);
-    const pb2 = await Peer.connect(node.ws, bobToken, {});
+    const restarted = await ctx.crashAndRestart();
+    const pb2 = await Peer.connect(restarted.ws, bobToken, {});
     peers.push(pb2);
     assert.equal(pb2.ready!.inbox, got[2]!.inbox, 'ready carries the ack written before the crash');
     assert.deepEqual(await pb2.quiet((f) => f.t === 'msg', 500), [], 'nothing acknowledged is sent again');
