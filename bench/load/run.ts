@@ -33,7 +33,7 @@
  * --runs N (default 3) repeats everything; figures are medians over runs.
  * --only sat,paced,… picks phases; --quick is a short smoke run; --profile
  * writes CPU profiles of the node (every thread) for sat and group and
- * prints their top functions; --keep-data keeps the node's data directories
+ * prints their top functions (--profile-dir DIR keeps the files there); --keep-data keeps the node's data directories
  * (to read LevelDB's LOG of compactions and stalls); --workers N scheduler threads (default 2);
  * --drivers N driver processes for sat/paced (default 1); --json prints the
  * figures as JSON lines (notes go to stderr).
@@ -76,6 +76,7 @@ const { values: flags } = parseArgs({
     only: { type: 'string', default: 'sat,paced,group,idle,drain' },
     durability: { type: 'string', default: 'fsync' },
     profile: { type: 'boolean', default: false },
+    'profile-dir': { type: 'string' },
     quick: { type: 'boolean', default: false },
     'keep-data': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -395,8 +396,9 @@ function noteLoad(label: string, r: LoadResult): void {
 }
 
 async function withProfile<T>(kind: 'node' | 'relay', label: string, fn: (s: Server) => Promise<T>): Promise<T> {
-  const dir = O.profile && kind === 'node' ? mkdtempSync(join(tmpdir(), 'parley-prof-')) : undefined;
-  if (dir) dirs.add(dir);
+  const keep = flags['profile-dir'];
+  const dir = O.profile && kind === 'node' ? (keep !== undefined ? mkdtempSync(join(keep, `${label.replace(/\W+/g, '-')}-`)) : mkdtempSync(join(tmpdir(), 'parley-prof-'))) : undefined;
+  if (dir && keep === undefined) dirs.add(dir);
   const server = await startServer(kind, dir);
   try {
     return await fn(server);
@@ -407,8 +409,10 @@ async function withProfile<T>(kind: 'node' | 'relay', label: string, fn: (s: Ser
         note(`  profile ${label} ${f}:`);
         for (const line of summarizeProfile(join(dir, f), 12)) note(`    ${line}`);
       }
-      rmSync(dir, { recursive: true, force: true });
-      dirs.delete(dir);
+      if (keep === undefined) {
+        rmSync(dir, { recursive: true, force: true });
+        dirs.delete(dir);
+      } else note(`  profiles kept in ${dir}`);
     }
   }
 }

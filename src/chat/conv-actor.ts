@@ -20,8 +20,9 @@
  *    that finds everyone caught up, not per message, so a busy conversation
  *    writes it once). A user actor accepts seqs strictly in order and drops
  *    repeats.
- * 3. Delivered and read receipts come back here from members' user actors
- *    and go on to the senders of the messages concerned.
+ * 3. Read receipts come back here from members' user actors and go on to
+ *    the senders of the messages read. Delivered receipts do not pass
+ *    here: the recipient's user actor sends them to the sender's directly.
  *
  * Groups are conversations with a name, members (at most `groupMembers`,
  * 1024) and admins; the creator is the first admin. A removed member is
@@ -162,8 +163,6 @@ export class ConvActor implements Behaviour<ConvMsg> {
         return undefined;
       case 'resend':
         return this.resend(m.user, m.from);
-      case 'delivered':
-        return this.receipts(m.by, m.seqs, 'delivered');
       case 'read':
         return this.read(m.by, m.upTo);
       case 'typing':
@@ -391,25 +390,6 @@ export class ConvActor implements Behaviour<ConvMsg> {
   }
 
   // ---- receipts -----------------------------------------------------------------------------
-
-  private async receipts(by: string, seqs: number[], status: 'delivered'): Promise<void> {
-    if (seqs.length === 0 || this.rec === null) return;
-    const lo = Math.min(...seqs);
-    const hi = Math.max(...seqs);
-    const bySeq = new Map((await this.messages(lo, hi)).map((m) => [m.seq, m]));
-    const perSender = new Map<string, number[]>();
-    for (const s of seqs) {
-      const m = bySeq.get(s);
-      if (m === undefined || m.from === by) continue;
-      let a = perSender.get(m.from);
-      if (a === undefined) perSender.set(m.from, (a = []));
-      a.push(s);
-    }
-    for (const [sender, ss] of perSender) {
-      const entry: InboxEntry = { k: 'r', conv: this.conv, by, status, seqs: ss };
-      this.user(sender).send({ t: 'entry', entry });
-    }
-  }
 
   private async read(by: string, upTo: number): Promise<void> {
     const r = this.rec;

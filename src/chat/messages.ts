@@ -108,7 +108,6 @@ export type ConvMsg =
   /** The startup sweep: this conversation may owe deliveries. */
   | { t: 'resume' }
   | { t: 'retry' }
-  | { t: 'delivered'; by: string; seqs: number[] }
   | { t: 'read'; by: string; upTo: number }
   | { t: 'typing'; user: string; on: boolean }
   | { t: 'group_create'; by: string; name: string; members: string[] } // → GroupInfo | DomainError
