@@ -29,6 +29,8 @@ import type { PushNotification } from './push/provider.js';
 export interface ChatModuleConfig {
   data: string;
   durability: 'fsync' | 'os';
+  /** The stores' partition log mode; default "lsn" (no replicas follow a single node). */
+  partitionLog?: 'ops' | 'lsn';
   limits: Limits;
   push?: { webhook?: { url: string; secret: string; timeoutMs?: number; maxAttempts?: number } };
   faults: boolean;
@@ -41,7 +43,7 @@ export default async function setup(env: ThreadEnv): Promise<ThreadModule> {
   const dir = join(cfg.data, 'store', `t${env.thread}`);
   mkdirSync(dir, { recursive: true });
   const clock = new OffsetClock();
-  const store = await openStore({ location: dir, partitions: env.partitions, durability: cfg.durability, clock: () => clock.now() });
+  const store = await openStore({ location: dir, partitions: env.partitions, durability: cfg.durability, log: cfg.partitionLog ?? 'lsn', clock: () => clock.now() });
   const hook = cfg.push?.webhook;
   const push = hook
     ? new PushSender(store, store.queue<PushNotification>('push', { ttlMs: cfg.limits.retentionMs }), new WebhookProvider(hook.url, hook.secret, hook.timeoutMs), env.partitions, hook.maxAttempts)

@@ -9,6 +9,7 @@
  * Environment: PARLEY_HOST, PARLEY_PORT, PARLEY_DATA, PARLEY_WORKERS,
  * PARLEY_NODE, PARLEY_SECRET, PARLEY_OPERATOR_KEY (PEM public key or
  * `hs256:<secret>`), PARLEY_ORIGINS (comma-separated), PARLEY_DURABILITY,
+ * PARLEY_PARTITION_LOG,
  * PARLEY_PUSH_WEBHOOK_URL, PARLEY_PUSH_WEBHOOK_SECRET, PARLEY_LOG.
  */
 import os from 'node:os';
@@ -73,6 +74,13 @@ export interface NodeConfig {
   partitions: number;
   /** "fsync" (default): acknowledged means synced to disk. "os": acknowledged once the OS has it; a power loss can lose it. */
   durability: 'fsync' | 'os';
+  /**
+   * What each store's partition log keeps (src/store/options.ts `log`).
+   * "lsn" (default): batch numbers only, so every write reaches LevelDB
+   * once; nothing follows a single node's partitions. "ops": every batch's
+   * ops too, for replicas that follow them (the cluster).
+   */
+  partitionLog: 'ops' | 'lsn';
   /** The node's own JWT secret; default: generated once and kept in `<data>/node-secret`. */
   secret?: string;
   /** Lifetime of tokens the node signs, seconds; default 30 days. */
@@ -122,6 +130,7 @@ export function defaultConfig(): NodeConfig {
     workers: Math.max(1, os.availableParallelism()),
     partitions: 256,
     durability: 'fsync',
+    partitionLog: 'lsn',
     tokenTtlS: 30 * 24 * 3600,
     origins: [],
     heartbeatMs: 30_000,
@@ -163,6 +172,7 @@ export function validateConfig(c: NodeConfig): void {
   int('workers', c.workers, 0, 256);
   int('partitions', c.partitions, 1, 65536);
   if (c.durability !== 'fsync' && c.durability !== 'os') bad(`durability must be "fsync" or "os", got ${JSON.stringify(c.durability)}`);
+  if (c.partitionLog !== 'ops' && c.partitionLog !== 'lsn') bad(`partitionLog must be "ops" or "lsn", got ${JSON.stringify(c.partitionLog)}`);
   if (c.secret !== undefined && (typeof c.secret !== 'string' || c.secret.length < 32)) bad('secret must be a string of at least 32 characters');
   int('tokenTtlS', c.tokenTtlS, 60);
   if (!Array.isArray(c.origins) || c.origins.some((o) => typeof o !== 'string')) bad('origins must be an array of strings');
@@ -214,6 +224,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigInput
     node: env.PARLEY_NODE || undefined,
     secret: env.PARLEY_SECRET || undefined,
     durability: (env.PARLEY_DURABILITY as NodeConfig['durability']) || undefined,
+    partitionLog: (env.PARLEY_PARTITION_LOG as NodeConfig['partitionLog']) || undefined,
     origins: env.PARLEY_ORIGINS ? env.PARLEY_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     log: (env.PARLEY_LOG as NodeConfig['log']) || undefined,
     operator: op ? (op.startsWith('hs256:') ? { secret: op.slice(6) } : { publicKey: op }) : undefined,

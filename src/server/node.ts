@@ -104,6 +104,7 @@ class NodeImpl implements ParleyNode {
     const moduleConfig: ChatModuleConfig = {
       data,
       durability: cfg.durability,
+      partitionLog: cfg.partitionLog,
       limits: cfg.limits,
       ...(cfg.push ? { push: cfg.push } : {}),
       faults: cfg.faults,

@@ -12,7 +12,8 @@
  *
  * Building a batch is synchronous and assigns, in commit order: queue
  * numbers and counter values (intents.ts, on the hot state of state.ts), the
- * partition LSNs, and the log entries (log.ts). A transaction that breaks a
+ * partition LSNs, and the log entries (log.ts: the ops again, or with
+ * `log: "lsn"` only the LSN). A transaction that breaks a
  * rule at build time (an ack past the head, an LSN gap) is undone and
  * rejected alone.
  *
@@ -29,7 +30,7 @@ import { StoreError, toStoreError } from './errors.js';
 import type { StoreFaults } from './faults.js';
 import { keyId, logKey, showKey } from './keys.js';
 import { applyIntent, type ApplyEnv, type BuildCtx } from './intents.js';
-import { encodeLogEntry } from './log.js';
+import { LSN_ONLY_ENTRY, encodeLogEntry } from './log.js';
 import type { PartitionLsns } from './lsn.js';
 import type { MemoryAdapter } from './memory-adapter.js';
 import type { Catalog } from './schema.js';
@@ -46,6 +47,8 @@ export interface CommitterOptions {
   catalog: Catalog;
   cache: StateCache;
   lsns: PartitionLsns;
+  /** Whether log entries record the batch's ops (`log: "ops"`) or only its LSN (`"lsn"`). */
+  recordOps: boolean;
   now(): number;
 }
 
@@ -331,7 +334,7 @@ export class Committer {
       const lsn = rawLsn.get(p) ?? this.o.lsns.last[p]! + 1;
       lsns.set(p, lsn);
       for (const op of ops) all.push(op);
-      all.push({ key: logKey(p, lsn), value: encodeLogEntry(ops) });
+      all.push({ key: logKey(p, lsn), value: this.o.recordOps ? encodeLogEntry(ops) : LSN_ONLY_ENTRY });
     }
     const catalog = all.length > 0 ? this.o.catalog.takeUnsaved() : [];
     for (const op of catalog) all.push(op);

@@ -10,6 +10,11 @@
  *
  * Layout: `[version=1][count:u32]` then per op
  * `[keyLen:u32][key][valueLen:u32 | 0xFFFFFFFF for a delete][value]`.
+ *
+ * A store opened with `log: "lsn"` (options.ts) numbers its batches the
+ * same way but writes `[version=2]` alone: the LSN is durable and gap-free,
+ * the ops are not recorded (they are in the store once, not twice), so such
+ * an entry cannot be replayed and `decodeLogEntry` refuses it.
  */
 
 import type { Bytes, WriteOp } from './adapter.js';
@@ -23,6 +28,9 @@ export interface LogBatch {
 }
 
 const DELETE = 0xffffffff;
+
+/** The entry of a batch whose ops were not recorded (`log: "lsn"`). */
+export const LSN_ONLY_ENTRY: Uint8Array = Uint8Array.of(2);
 
 export function encodeLogEntry(ops: readonly WriteOp[]): Uint8Array {
   let size = 5;
@@ -49,6 +57,7 @@ export function encodeLogEntry(ops: readonly WriteOp[]): Uint8Array {
 
 export function decodeLogEntry(bytes: Bytes): WriteOp[] {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (b.length === 1 && b[0] === 2) throw new StoreError('store_log_trimmed', 'the log entry holds no ops (written with log: "lsn"); catch up from a snapshot');
   if (b.length < 5 || b[0] !== 1) throw new StoreError('store_decode', 'not a log entry');
   const n = b.readUInt32BE(1);
   const ops: WriteOp[] = [];

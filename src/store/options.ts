@@ -11,6 +11,8 @@ import type { LevelAdapterOptions } from './level-adapter.js';
 
 export type Durability = 'fsync' | 'os';
 
+export type LogMode = 'ops' | 'lsn';
+
 export interface StoreOptions {
   /** LevelDB directory. Required unless `adapter` is given. */
   location?: string;
@@ -37,6 +39,15 @@ export interface StoreOptions {
   expiryGranularityMs?: number;
   /** Log entries (batches) kept per partition; default 10,000. */
   logRetain?: number;
+  /**
+   * What the partition log keeps of each batch. `ops` (default): the batch's
+   * ops, byte for byte, so replicas can `follow` the partition. `lsn`: only
+   * the batch's number (LSNs stay durable and gap-free), for a store nobody
+   * follows: every write then reaches LevelDB once instead of twice.
+   * `follow` on such a store fails with `store_invalid`; snapshots,
+   * `restore` and `apply` work as with `ops`.
+   */
+  log?: LogMode;
   /** Queue and counter states kept in memory; default 100,000. */
   stateCacheSize?: number;
 }
@@ -52,6 +63,7 @@ export interface NormalizedOptions {
   sweepIntervalMs: number;
   expiryGranularityMs: number;
   logRetain: number;
+  log: LogMode;
   stateCacheSize: number;
 }
 
@@ -70,6 +82,8 @@ export function normalize(o: StoreOptions): NormalizedOptions {
   if (o.adapter === undefined && (typeof o.location !== 'string' || o.location.length === 0)) throw bad('location', 'a directory is required unless an adapter is given');
   const durability = o.durability ?? 'fsync';
   if (durability !== 'fsync' && durability !== 'os') throw bad('durability', `${String(durability)} is not "fsync" or "os"`);
+  const log = o.log ?? 'ops';
+  if (log !== 'ops' && log !== 'lsn') throw bad('log', `${String(log)} is not "ops" or "lsn"`);
   if (o.clock !== undefined && typeof o.clock !== 'function') throw bad('clock', 'must be a function returning milliseconds');
   return {
     location: o.location,
@@ -82,6 +96,7 @@ export function normalize(o: StoreOptions): NormalizedOptions {
     sweepIntervalMs: int(o, 'sweepIntervalMs', 60_000, 0),
     expiryGranularityMs: int(o, 'expiryGranularityMs', 60_000, 1),
     logRetain: int(o, 'logRetain', 10_000, 1),
+    log,
     stateCacheSize: int(o, 'stateCacheSize', 100_000, 1),
   };
 }

@@ -20,6 +20,9 @@
  * - `restore` is not atomic: it marks the partition as restoring first, and
  *   a store that opens with the mark set drops the half-restored partition.
  * - Ram tables are node-local: not in snapshots, not in the log.
+ * - Only a store opened with `log: "ops"` (the default) can be followed; a
+ *   batch written under `log: "lsn"` has its LSN but no ops, and `follow`
+ *   reaching one fails with `store_log_trimmed` (catch up from a snapshot).
  */
 
 import type { Bytes, StorageAdapter, WriteOp } from './adapter.js';
@@ -28,12 +31,15 @@ import { StoreError, toStoreError } from './errors.js';
 import { GLOBAL_SPACE, SPACE, globalKey, logKey, prefixEnd, readUint, spacePrefix } from './keys.js';
 import { decodeLogEntry, encodeLogEntry, type LogBatch } from './log.js';
 import type { PartitionLsns } from './lsn.js';
+import type { LogMode } from './options.js';
 import type { StateCache } from './state.js';
 
 export interface ReplicationHost {
   readonly adapter: StorageAdapter;
   readonly partitions: number;
   readonly lsns: PartitionLsns;
+  /** `lsn`: the log numbers batches without their ops, and cannot be followed. */
+  readonly log: LogMode;
   readonly committer: Committer;
   readonly cache: StateCache;
   isClosed(): boolean;
@@ -69,6 +75,7 @@ export function checkPartition(host: { partitions: number }, p: number): void {
 export async function* follow(host: ReplicationHost, p: number, fromLsn: number, opts: FollowOptions = {}): AsyncGenerator<LogBatch> {
   checkPartition(host, p);
   if (!Number.isSafeInteger(fromLsn) || fromLsn < 1) throw new StoreError('store_invalid', `follow from ${fromLsn}: LSNs start at 1`);
+  if (host.log !== 'ops') throw new StoreError('store_invalid', `follow of partition ${p}: this store was opened with log: "lsn", which records no ops to follow; open it with log: "ops" to replicate`, { partition: p });
   const size = opts.batchSize ?? 64;
   let next = fromLsn;
   let wake: (() => void) | null = null;

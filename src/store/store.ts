@@ -122,6 +122,7 @@ export class Store {
       catalog: this.catalog,
       cache: this.cache,
       lsns: this.lsns,
+      recordOps: o.log === 'ops',
       now: o.clock,
     });
     this.core = {
@@ -130,6 +131,7 @@ export class Store {
       faults: this.faults,
       partitions: o.partitions,
       lsns: this.lsns,
+      log: o.log,
       committer: this.committer,
       cache: this.cache,
       now: o.clock,
