@@ -12,7 +12,9 @@
  *    follows lazily: see `persist`). `sent` is answered once that
  *    transaction is durable.
  * 2. Then each member's user actor gets `deliver` (the sender too, for its
- *    other devices). Delivery is at-least-once: the actor remembers per
+ *    other devices and its chats list; a send that came through the
+ *    sender's user actor is answered with `own` instead, and that actor
+ *    takes the message from the answer: one cross-thread message less). Delivery is at-least-once: the actor remembers per
  *    member the last seq it accepted (`cursors`), resends what is missing
  *    every `retryMs` (5 s) while it is active, and a `fanout` marker written
  *    with the first message a member lacks makes the thread's startup sweep
@@ -45,6 +47,7 @@ import {
   type GroupInfo,
   type HistoryMessage,
   type InboxEntry,
+  type OwnSent,
   type Sent,
   type StoredMessage,
   type UserMsg,
@@ -63,7 +66,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
   /** Recent messages by seq (for fan-out retries and receipts without a disk read). */
   private readonly recent = new Map<number, StoredMessage>();
   /** Sends whose commit is in flight, by sender and client id. */
-  private readonly inflight = new Map<string, Promise<Sent | DomainError>>();
+  private readonly inflight = new Map<string, Promise<Sent | OwnSent | DomainError>>();
   /** The record differs from the stored one; `persistDue` asks the next transaction to write it. */
   private dirty = false;
   private persistDue = false;
@@ -247,6 +250,11 @@ export class ConvActor implements Behaviour<ConvMsg> {
     const sent: Sent = { id: m.id, conv: this.conv, seq, ts };
     const mark = !this.marker;
     this.marker = true;
+    // The sender's user actor takes the message into its own inbox from the
+    // answer (`own`), so it is not delivered to it here; it stays behind
+    // until it says `accepted`, and the retry tick resends if that is lost.
+    const skip = m.self === true ? m.from : null;
+    const answer: Sent | OwnSent = skip === null ? sent : { ...sent, own: true };
     const done = this.writer
       .write((tx) => {
         tx.put(t.log, [this.id, seq], msg);
@@ -256,8 +264,8 @@ export class ConvActor implements Behaviour<ConvMsg> {
       .then(
         (): Sent => {
           this.inflight.delete(key);
-          this.fanout(msg);
-          return sent;
+          this.fanout(msg, skip);
+          return answer;
         },
         (): DomainError => {
           this.inflight.delete(key);
@@ -284,10 +292,10 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (this.recent.size > CACHE) this.recent.delete(this.recent.keys().next().value!);
   }
 
-  private fanout(msg: StoredMessage): void {
+  private fanout(msg: StoredMessage, skip: string | null): void {
     this.lastFanout = Date.now();
     const self = this.ctx.self;
-    for (const u of this.members()) this.user(u).send({ t: 'deliver', conv: this.conv, msg, convRef: self });
+    for (const u of this.members()) if (u !== skip) this.user(u).send({ t: 'deliver', conv: this.conv, msg, convRef: self });
     this.armRetry();
   }
 

@@ -96,7 +96,12 @@ export type UserMsg =
 
 // ---- to conv:<conv> -----------------------------------------------------------
 
-export type SendMsg = { t: 'send'; from: string; device: string; id: string; type: string; body?: unknown; payloads?: Record<string, unknown> };
+/**
+ * A send to a conversation. `self`: it comes through the sender's user
+ * actor, which takes the message into its own inbox from the answer
+ * (`OwnSent`), so the conversation does not deliver it to that user.
+ */
+export type SendMsg = { t: 'send'; from: string; device: string; id: string; type: string; body?: unknown; payloads?: Record<string, unknown>; self?: true };
 
 export type ConvMsg =
   | SendMsg // → Sent | DomainError
@@ -123,6 +128,9 @@ export interface Sent {
   seq: number;
   ts: number;
 }
+
+/** The conversation's answer to a `self` send it stored just now: the sender's user actor delivers it to itself. */
+export type OwnSent = Sent & { own: true };
 
 /** A message as a client sees it in `history` (and, with `inbox`, in `msg`): one device's view. */
 export type HistoryMessage = Omit<StoredMessage, 'body' | 'payloads'> & { conv: string; body: unknown };

@@ -35,7 +35,7 @@ import { encodeFrame, type ClientCodec } from '../transport/client-codec.js';
 import { WriteBehind } from './write-behind.js';
 import type { ChatEnv } from './env.js';
 import type { UserConv, UserRecord, KeyRecord } from './tables.js';
-import { fail, isError, type ChatSummary, type ConnMsg, type ConvMsg, type DeviceKeys, type DomainError, type HistoryMessage, type InboxEntry, type SendMsg, type Sent, type StoredMessage, type UserMsg } from './messages.js';
+import { fail, isError, type ChatSummary, type ConnMsg, type ConvMsg, type DeviceKeys, type DomainError, type HistoryMessage, type InboxEntry, type OwnSent, type SendMsg, type Sent, type StoredMessage, type UserMsg } from './messages.js';
 import { deferTo } from './defer.js';
 import { addUnread, countUnread, readUnread } from './unread.js';
 import { parseConv } from '../server/protocol/ids.js';
@@ -247,18 +247,24 @@ export class UserActor implements Behaviour<UserMsg> {
     const seen = this.env.tables.sentids.getNow([this.id, msg.id]);
     if (seen !== undefined) return seen;
     const t = this.env.tables;
-    const p = ctx
-      .ref<ConvMsg>(`conv:${conv}`)
-      .call<Sent | DomainError>(msg, { timeout: 10_000 })
+    const convRef = ctx.ref<ConvMsg>(`conv:${conv}`);
+    const p = convRef
+      .call<Sent | OwnSent | DomainError>({ ...msg, self: true }, { timeout: 10_000 })
       .then(
-        (r) => {
-          if (isError(r)) this.sending.delete(msg.id);
-          else
-            void this.writer
-              .write((tx) => tx.put(t.sentids, [this.id, msg.id], r))
-              .catch(() => undefined)
-              .finally(() => this.sending.delete(msg.id));
-          return r;
+        (r): Sent | DomainError => {
+          if (isError(r)) {
+            this.sending.delete(msg.id);
+            return r;
+          }
+          const sent: Sent = { id: r.id, conv: r.conv, seq: r.seq, ts: r.ts };
+          // Stored just now and not delivered here by the conversation: take it
+          // into this user's inbox (other devices, chats list) as `deliver` would.
+          if ('own' in r) ctx.self.send({ t: 'deliver', conv, msg: storedMessage(msg, sent), convRef });
+          void this.writer
+            .write((tx) => tx.put(t.sentids, [this.id, msg.id], sent))
+            .catch(() => undefined)
+            .finally(() => this.sending.delete(msg.id));
+          return sent;
         },
         (): DomainError => {
           this.sending.delete(msg.id);
@@ -683,4 +689,9 @@ export class UserActor implements Behaviour<UserMsg> {
     if (changed.length > 0) await this.writer.write((tx) => changed.forEach(([d, r]) => tx.put(t.keys, [this.id, d], r)));
     return out;
   }
+}
+
+/** The message as its conversation stored it, from the send and its answer (conv-actor.ts `send`). */
+function storedMessage(m: SendMsg, s: Sent): StoredMessage {
+  return { seq: s.seq, id: m.id, from: m.from, device: m.device, ts: s.ts, type: m.type, ...(m.payloads !== undefined ? { payloads: m.payloads } : { body: m.body ?? null }) };
 }
