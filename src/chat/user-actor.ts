@@ -31,6 +31,7 @@
  */
 import type { ActorContext, Behaviour, Signal } from '../actors/behaviour.js';
 import type { ActorRef } from '../actors/ref.js';
+import type { Transaction } from '../store/index.js';
 import { encodeFrame, type ClientCodec } from '../transport/client-codec.js';
 import { WriteBehind } from './write-behind.js';
 import type { ChatEnv } from './env.js';
@@ -257,13 +258,21 @@ export class UserActor implements Behaviour<UserMsg> {
             return r;
           }
           const sent: Sent = { id: r.id, conv: r.conv, seq: r.seq, ts: r.ts };
+          const putSent = (tx: Transaction): void => void tx.put(t.sentids, [this.id, msg.id], sent);
+          let written: Promise<void>;
           // Stored just now and not delivered here by the conversation: take it
-          // into this user's inbox (other devices, chats list) as `deliver` would.
-          if ('own' in r) ctx.self.send({ t: 'deliver', conv, msg: storedMessage(msg, sent), convRef });
-          void this.writer
-            .write((tx) => tx.put(t.sentids, [this.id, msg.id], sent))
-            .catch(() => undefined)
-            .finally(() => this.sending.delete(msg.id));
+          // into this user's inbox (other devices, chats list) as `deliver`
+          // would. Usually it is the next seq of a conversation in memory: then
+          // it is accepted at once, in the same transaction as its client id.
+          const uc = 'own' in r ? this.convs_?.get(conv) : undefined;
+          if (uc !== undefined && r.seq === uc.accepted + 1) {
+            written = this.accept(conv, uc, storedMessage(msg, sent), convRef, putSent);
+            this.drainHeld(conv, uc);
+          } else {
+            if ('own' in r) ctx.self.send({ t: 'deliver', conv, msg: storedMessage(msg, sent), convRef });
+            written = this.writer.write(putSent);
+          }
+          void written.catch(() => undefined).finally(() => this.sending.delete(msg.id));
           return sent;
         },
         (): DomainError => {
@@ -328,8 +337,8 @@ export class UserActor implements Behaviour<UserMsg> {
 
   // ---- the inbox --------------------------------------------------------------------------------
 
-  /** Appends an entry; it is pushed once durable. */
-  private append(entry: InboxEntry, msg?: StoredMessage, then?: () => void): void {
+  /** Appends an entry; it is pushed once durable (and the promise resolves). `extra` joins its transaction. */
+  private append(entry: InboxEntry, msg?: StoredMessage, then?: () => void, extra?: (tx: Transaction) => void): Promise<void> {
     const n = ++this.head;
     const at = this.env.clock.now();
     this.cache.set(n, msg === undefined ? { entry, at } : { entry, msg, at });
@@ -339,20 +348,21 @@ export class UserActor implements Behaviour<UserMsg> {
     const push = this.env.push;
     const notify = push !== null && entry.k === 'm' && entry.from !== this.user && this.online.size === 0;
     const p = this.ctx.self.partition;
-    this.writer
-      .write((tx) => {
-        tx.append(this.env.tables.inbox, this.id, entry);
-        if (notify) tx.append(push.outbox, push.owner(p), { user: this.user, inbox: n, conv: entry.conv, seq: entry.seq, from: entry.from, ts: msg?.ts ?? this.env.clock.now() });
-      })
-      .then(
-        () => {
-          if (n > this.committed) this.committed = n;
-          for (const dev of this.online.keys()) this.pump(dev);
-          if (notify) push.kick(p);
-          then?.();
-        },
-        () => undefined, // the writer stops the actor; the entry was not stored
-      );
+    const w = this.writer.write((tx) => {
+      tx.append(this.env.tables.inbox, this.id, entry);
+      if (notify) tx.append(push.outbox, push.owner(p), { user: this.user, inbox: n, conv: entry.conv, seq: entry.seq, from: entry.from, ts: msg?.ts ?? this.env.clock.now() });
+      extra?.(tx);
+    });
+    w.then(
+      () => {
+        if (n > this.committed) this.committed = n;
+        for (const dev of this.online.keys()) this.pump(dev);
+        if (notify) push.kick(p);
+        then?.();
+      },
+      () => undefined, // the writer stops the actor; the entry was not stored
+    );
+    return w;
   }
 
   /** Pushes what the device may have now: up to `window` entries past its ack, only durable ones. */
@@ -573,8 +583,13 @@ export class UserActor implements Behaviour<UserMsg> {
       }
       return;
     }
-    this.accept(conv, uc, msg, convRef);
-    const h = this.held.get(conv);
+    void this.accept(conv, uc, msg, convRef);
+    this.drainHeld(conv, uc);
+  }
+
+  /** Accepts the held messages that follow the last accepted one, in order. */
+  private drainHeld(conv: string, uc: UserConv): void {
+    const h = this.held_?.get(conv);
     if (h !== undefined) {
       for (let next = h.get(uc.accepted + 1); next !== undefined; next = h.get(uc.accepted + 1)) {
         h.delete(next.msg.seq);
@@ -585,7 +600,8 @@ export class UserActor implements Behaviour<UserMsg> {
     }
   }
 
-  private accept(conv: string, uc: UserConv, msg: StoredMessage, convRef: ActorRef<ConvMsg>): void {
+  /** Takes the next message of a conversation; `extra` joins its transaction. Resolves once durable. */
+  private accept(conv: string, uc: UserConv, msg: StoredMessage, convRef: ActorRef<ConvMsg>, extra?: (tx: Transaction) => void): Promise<void> {
     uc.accepted = msg.seq;
     uc.member = true;
     if (msg.seq > uc.lastSeq) {
@@ -602,10 +618,11 @@ export class UserActor implements Behaviour<UserMsg> {
       // The sending device got `sent` and no other device would get this
       // entry: only the chats list changes. A device registered later
       // starts after it (it can read the message in the history).
-      void this.writer.write(() => undefined).then(accepted, () => undefined);
-      return;
+      const w = this.writer.write(extra ?? (() => undefined));
+      w.then(accepted, () => undefined);
+      return w;
     }
-    this.append({ k: 'm', conv, seq, from: msg.from, device: msg.device }, msg, accepted);
+    return this.append({ k: 'm', conv, seq, from: msg.from, device: msg.device }, msg, accepted, extra);
   }
 
   private hasOtherDevice(device: string): boolean {
