@@ -13,6 +13,7 @@ import { checkTimeout } from './ref.js';
 import { S_EXIT } from './transport.js';
 import type { ExitReason, ExitSignalReason } from './exit-reason.js';
 import type { Mailbox } from './mailbox.js';
+import type { SmallMap } from './small-map.js';
 import type { Host } from './host.js';
 import type { CallMeta } from './calls.js';
 import { errorReply } from './calls.js';
@@ -30,8 +31,9 @@ export class Cell implements ActorContext {
   mbox: Mailbox | null = null;
   sys: Signal[] | null = null;
   links: Map<string, ActorRef> | null = null;
-  monitors: Map<MonitorRef, ActorRef> | null = null;
-  watchers: Map<MonitorRef, ActorRef> | null = null;
+  /** Monitors this cell holds, and monitors on it (most cells have one of each at most: SmallMap). */
+  monitors: SmallMap<MonitorRef, ActorRef> | null = null;
+  watchers: SmallMap<MonitorRef, ActorRef> | null = null;
   timers: Map<number, ReturnType<typeof setTimeout>> | null = null;
   trap = false;
   lastActive = 0;

@@ -14,6 +14,7 @@
  * system queue, handled before its next message.
  */
 import { ActorRef } from './ref.js';
+import { SmallMap } from './small-map.js';
 import type { Cell } from './cell.js';
 import type { Host } from './host.js';
 import type { MonitorRef, Signal } from './behaviour.js';
@@ -43,7 +44,7 @@ export class Signals {
 
   monitor(cell: Cell, to: ActorRef): MonitorRef {
     const mref = this.newMonitorRef();
-    (cell.monitors ??= new Map()).set(mref, to);
+    (cell.monitors ??= new SmallMap()).set(mref, to);
     this.watchRemote(cell, to);
     this.send(to, S_MONITOR, cell.self, mref, undefined);
     return mref;
@@ -72,7 +73,7 @@ export class Signals {
           resolve('timeout');
         }, timeoutMs);
       }
-      (cell.monitors ??= new Map()).set(mref, to);
+      (cell.monitors ??= new SmallMap()).set(mref, to);
       this.watchRemote(cell, to);
       this.send(to, S_MONITOR, cell.self, mref, undefined);
     });
@@ -154,7 +155,7 @@ export class Signals {
         if (cell === undefined && partition >= 0 && inc === 0) cell = h.activate(id, partition) ?? undefined;
         if (cell === undefined) this.send(from, S_DOWN, this.deadRef(id, partition, inc), a1, 'noproc');
         else {
-          (cell.watchers ??= new Map()).set(a1 as string, from);
+          (cell.watchers ??= new SmallMap()).set(a1 as string, from);
           this.watchRemote(cell, from);
         }
         return;

@@ -31,6 +31,7 @@
  */
 import type { ActorContext, Behaviour, Signal } from '../actors/behaviour.js';
 import type { ActorRef } from '../actors/ref.js';
+import { SmallMap } from '../actors/small-map.js';
 import type { Transaction } from '../store/index.js';
 import { encodeFrame, type ClientCodec } from '../transport/client-codec.js';
 import { WriteBehind } from './write-behind.js';
@@ -81,7 +82,8 @@ export class UserActor implements Behaviour<UserMsg> {
   /** Devices whose cursor moved since it was last written (null: none). */
   private acksDue: Set<string> | null = null;
   private ackTimer = 0;
-  private readonly online = new Map<string, Device>();
+  /** Devices connected now; usually one (SmallMap keeps one entry without a hash table). */
+  private readonly online = new SmallMap<string, Device>();
   /**
    * Per device: the connection that went away last and how far it was sent.
    * Its down signal can overtake an ack it sent just before closing (signals
@@ -111,7 +113,7 @@ export class UserActor implements Behaviour<UserMsg> {
   private get held() { return (this.held_ ??= new Map()); }
   private get resendAsked() { return (this.resendAsked_ ??= new Map()); }
   private get sending() { return (this.sending_ ??= new Map()); }
-  private writer!: WriteBehind;
+  private writer_: WriteBehind | null = null;
   private ctx!: ActorContext<UserMsg>;
 
   constructor(
@@ -129,10 +131,23 @@ export class UserActor implements Behaviour<UserMsg> {
     this.head = this.committed = info.next - 1;
     this.cursors = { ...info.consumers };
     this.deliveredUpTo = Math.max(0, ...Object.values(this.cursors));
-    this.writer = new WriteBehind(
+  }
+
+  /**
+   * The actor's writer, made on first use and dropped again once it has
+   * nothing queued or in flight: an idle connected user holds none (the
+   * writer, its queue and its two closures are ~300 bytes).
+   */
+  private get writer(): WriteBehind {
+    return (this.writer_ ??= this.makeWriter());
+  }
+
+  private makeWriter(): WriteBehind {
+    const t = this.env.tables;
+    return new WriteBehind(
       this.env.store,
       this.id,
-      (e) => ctx.stop({ error: 'StoreError', code: (e as { code?: string }).code ?? 'store_io', message: String((e as Error).message ?? e) }),
+      (e) => this.ctx.stop({ error: 'StoreError', code: (e as { code?: string }).code ?? 'store_io', message: String((e as Error).message ?? e) }),
       (tx) => {
         if (this.recDirty) {
           tx.put(t.users, [this.id], this.rec);
@@ -147,11 +162,14 @@ export class UserActor implements Behaviour<UserMsg> {
           this.acksDue = null;
         }
       },
+      (w) => {
+        if (this.writer_ === w) this.writer_ = null;
+      },
     );
   }
 
   keepAlive(): boolean {
-    return (this.sending_?.size ?? 0) > 0 || this.online.size > 0 || (this.watchers_?.size ?? 0) > 0 || this.writer.busy || (this.held_?.size ?? 0) > 0;
+    return (this.sending_?.size ?? 0) > 0 || this.online.size > 0 || (this.watchers_?.size ?? 0) > 0 || (this.writer_?.busy ?? false) || (this.held_?.size ?? 0) > 0;
   }
 
   async passivate(): Promise<void> {

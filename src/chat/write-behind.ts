@@ -33,6 +33,8 @@ export class WriteBehind {
     private readonly onFail: (e: unknown) => void,
     /** Runs last in every transaction (e.g. to write the actor's own record once per batch). */
     private readonly finish?: Build,
+    /** Called when a commit leaves nothing queued or in flight (an owner may drop the writer then). */
+    private readonly drained?: (w: WriteBehind) => void,
   ) {}
 
   get busy(): boolean {
@@ -67,6 +69,7 @@ export class WriteBehind {
         this.inflight = false;
         for (const p of batch) p.resolve();
         this.flush();
+        if (!this.inflight && this.queue.length === 0) this.drained?.(this);
       },
       (e) => {
         this.inflight = false;

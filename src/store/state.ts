@@ -16,6 +16,7 @@
 
 import { packMeta, unpackMeta } from './codec.js';
 import { SPACE, keyId, partitionOfKey } from './keys.js';
+import { SmallMap } from '../actors/small-map.js';
 
 /** One queue: next number to assign, lowest number that may still be stored, consumers' acknowledged numbers. */
 export class QueueState {
@@ -26,7 +27,8 @@ export class QueueState {
   first = 1;
   /** End of the last expiry bucket indexed for this queue (see sweeper.ts); 0 when none. */
   bucket = 0;
-  cursors = new Map<string, number>();
+  /** Consumer -> acknowledged number; a queue has one consumer per device, usually one (SmallMap). */
+  cursors = new SmallMap<string, number>();
   /** `[p][0x10][queue\0][owner\0]`: entry keys are this plus the number (the state key in the record space). */
   readonly entryPrefix: Uint8Array;
 
@@ -45,7 +47,7 @@ export class QueueState {
       s.next = next;
       s.first = first;
       s.bucket = bucket;
-      s.cursors = new Map(Object.entries(cursors));
+      s.cursors = SmallMap.from(Object.entries(cursors));
     }
     return s;
   }
@@ -63,7 +65,7 @@ export class QueueState {
 
   save(): () => void {
     const { next, first, bucket } = this;
-    const cursors = new Map(this.cursors);
+    const cursors = SmallMap.from(this.cursors);
     return () => {
       this.next = next;
       this.first = first;

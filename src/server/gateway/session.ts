@@ -78,9 +78,9 @@ export class Session implements Behaviour<ConnMsg> {
   private ctx: ActorContext<ConnMsg> | null = null;
   private userRef: ActorRef<UserMsg> | null = null;
   // Made on first use (an idle connection needs none of them): frames behind
-  // `auth`, the key-fetch bucket, the presence set, the filter chain.
+  // `auth`, the send and key-fetch buckets, the presence set, the filter chain.
   private queued: ClientFrame[] | null = null;
-  private sendBucket: TokenBucket;
+  private sendBucket: TokenBucket | null = null;
   private keysBucket: TokenBucket | null = null;
   /** Armed while more than `sendBufferBytes` is queued: drops the reader if it stays so. */
   private slowCheck: ReturnType<typeof setTimeout> | null = null;
@@ -103,7 +103,6 @@ export class Session implements Behaviour<ConnMsg> {
     readonly codec: ClientCodec,
     private readonly d: SessionDeps,
   ) {
-    this.sendBucket = new TokenBucket(d.limits.sendRate, d.limits.sendBurst);
     const L = d.limits;
     this.sendCap = L.sendBufferBytes + Math.max(L.window, L.historyLimit) * (L.bodyBytes + 1024);
     this.authTimer = setTimeout(() => this.close(CLOSE.authTimeout, 'no auth in time'), d.limits.authTimeoutMs);
@@ -365,7 +364,7 @@ export class Session implements Behaviour<ConnMsg> {
 
   private send(f: FrameOf<'send'>): void {
     const now = Date.now();
-    if (!this.sendBucket.take(now)) {
+    if (!(this.sendBucket ??= new TokenBucket(this.d.limits.sendRate, this.d.limits.sendBurst)).take(now)) {
       // A streak of refusals ends only when the client pauses. The sends the
       // refilling bucket lets through now and then do not end it: if they did,
       // a steady flood over the rate would never be closed.
