@@ -41,6 +41,7 @@ import type { ChatEnv } from './env.js';
 import type { ConvRecord } from './tables.js';
 import {
   fail,
+  storedMessage,
   type ConvMsg,
   type DomainError,
   type GroupEventName,
@@ -66,7 +67,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
   /** Recent messages by seq (for fan-out retries and receipts without a disk read). */
   private readonly recent = new Map<number, StoredMessage>();
   /** Sends whose commit is in flight, by sender and client id. */
-  private readonly inflight = new Map<string, Promise<Sent | OwnSent | DomainError>>();
+  private readonly inflight = new Map<string, Promise<Sent | DomainError>>();
   /** The record differs from the stored one; `persistDue` asks the next transaction to write it. */
   private dirty = false;
   private persistDue = false;
@@ -240,7 +241,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     const rec = this.ensureRecord();
     const seq = rec.lastSeq + 1;
     const ts = Math.max(this.env.clock.now(), rec.lastTs);
-    const msg: StoredMessage = { seq, id: m.id, from: m.from, device: m.device, ts, type: m.type, ...(m.payloads !== undefined ? { payloads: m.payloads } : { body: m.body ?? null }) };
+    const msg = storedMessage(m, seq, ts);
     rec.lastSeq = seq;
     rec.lastTs = ts;
     this.dirty = true;
@@ -254,7 +255,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     // answer (`own`), so it is not delivered to it here; it stays behind
     // until it says `accepted`, and the retry tick resends if that is lost.
     const skip = m.self === true ? m.from : null;
-    const answer: Sent | OwnSent = skip === null ? sent : { ...sent, own: true };
+    const answer: Sent = skip === null ? sent : ({ ...sent, own: true } as OwnSent);
     const done = this.writer
       .write((tx) => {
         tx.put(t.log, [this.id, seq], msg);

@@ -103,6 +103,11 @@ export type UserMsg =
  */
 export type SendMsg = { t: 'send'; from: string; device: string; id: string; type: string; body?: unknown; payloads?: Record<string, unknown>; self?: true };
 
+/** The message a send becomes once the conversation gave it `seq` and `ts` (what its log stores). */
+export function storedMessage(m: SendMsg, seq: number, ts: number): StoredMessage {
+  return { seq, id: m.id, from: m.from, device: m.device, ts, type: m.type, ...(m.payloads !== undefined ? { payloads: m.payloads } : { body: m.body ?? null }) };
+}
+
 export type ConvMsg =
   | SendMsg // → Sent | DomainError
   | { t: 'history'; user: string; device: string; before?: number; limit: number } // → { messages, more } | DomainError

@@ -37,7 +37,7 @@ import { encodeFrame, type ClientCodec } from '../transport/client-codec.js';
 import { WriteBehind } from './write-behind.js';
 import type { ChatEnv } from './env.js';
 import type { UserConv, UserRecord, KeyRecord } from './tables.js';
-import { fail, isError, type ChatSummary, type ConnMsg, type ConvMsg, type DeviceKeys, type DomainError, type HistoryMessage, type InboxEntry, type OwnSent, type SendMsg, type Sent, type StoredMessage, type UserMsg } from './messages.js';
+import { fail, isError, storedMessage, type ChatSummary, type ConnMsg, type ConvMsg, type DeviceKeys, type DomainError, type HistoryMessage, type InboxEntry, type OwnSent, type SendMsg, type Sent, type StoredMessage, type UserMsg } from './messages.js';
 import { deferTo } from './defer.js';
 import { addUnread, countUnread, readUnread } from './unread.js';
 import { parseConv } from '../server/protocol/ids.js';
@@ -277,20 +277,18 @@ export class UserActor implements Behaviour<UserMsg> {
           }
           const sent: Sent = { id: r.id, conv: r.conv, seq: r.seq, ts: r.ts };
           const putSent = (tx: Transaction): void => void tx.put(t.sentids, [this.id, msg.id], sent);
-          let written: Promise<void>;
           // Stored just now and not delivered here by the conversation: take it
           // into this user's inbox (other devices, chats list) as `deliver`
-          // would. Usually it is the next seq of a conversation in memory: then
-          // it is accepted at once, in the same transaction as its client id.
-          const uc = 'own' in r ? this.convs_?.get(conv) : undefined;
-          if (uc !== undefined && r.seq === uc.accepted + 1) {
-            written = this.accept(conv, uc, storedMessage(msg, sent), convRef, putSent);
-            this.drainHeld(conv, uc);
-          } else {
-            if ('own' in r) ctx.self.send({ t: 'deliver', conv, msg: storedMessage(msg, sent), convRef });
-            written = this.writer.write(putSent);
+          // would. With the conversation in memory that happens now, and an
+          // accepted message carries its client id in the same transaction.
+          let written: Promise<void> | null = null;
+          if ('own' in r) {
+            const own = storedMessage(msg, r.seq, r.ts);
+            const uc = this.convs_?.get(conv);
+            if (uc !== undefined) written = this.take(conv, uc, own, convRef, putSent);
+            else ctx.self.send({ t: 'deliver', conv, msg: own, convRef });
           }
-          void written.catch(() => undefined).finally(() => this.sending.delete(msg.id));
+          void (written ?? this.writer.write(putSent)).catch(() => undefined).finally(() => this.sending.delete(msg.id));
           return sent;
         },
         (): DomainError => {
@@ -585,10 +583,20 @@ export class UserActor implements Behaviour<UserMsg> {
   }
 
   private async deliver(conv: string, msg: StoredMessage, convRef: ActorRef<ConvMsg>): Promise<void> {
-    const uc = await this.uconv(conv);
+    void this.take(conv, await this.uconv(conv), msg, convRef);
+  }
+
+  /**
+   * One message of a conversation whose state is loaded: a repeat is
+   * acknowledged again, one ahead of a gap is held (and the gap asked for),
+   * the next one is accepted, with the held ones that follow it. `extra`
+   * joins the transaction of an accepted message; the answer is that
+   * transaction, or null when nothing was accepted.
+   */
+  private take(conv: string, uc: UserConv, msg: StoredMessage, convRef: ActorRef<ConvMsg>, extra?: (tx: Transaction) => void): Promise<void> | null {
     if (msg.seq <= uc.accepted) {
       convRef.send({ t: 'accepted', user: this.user, seq: uc.accepted });
-      return;
+      return null;
     }
     if (msg.seq > uc.accepted + 1) {
       let h = this.held.get(conv);
@@ -599,14 +607,9 @@ export class UserActor implements Behaviour<UserMsg> {
         this.resendAsked.set(conv, Date.now());
         convRef.send({ t: 'resend', user: this.user, from: uc.accepted + 1 });
       }
-      return;
+      return null;
     }
-    void this.accept(conv, uc, msg, convRef);
-    this.drainHeld(conv, uc);
-  }
-
-  /** Accepts the held messages that follow the last accepted one, in order. */
-  private drainHeld(conv: string, uc: UserConv): void {
+    const w = this.accept(conv, uc, msg, convRef, extra);
     const h = this.held_?.get(conv);
     if (h !== undefined) {
       for (let next = h.get(uc.accepted + 1); next !== undefined; next = h.get(uc.accepted + 1)) {
@@ -616,6 +619,7 @@ export class UserActor implements Behaviour<UserMsg> {
       for (const s of h.keys()) if (s <= uc.accepted) h.delete(s);
       if (h.size === 0) this.held.delete(conv);
     }
+    return w;
   }
 
   /** Takes the next message of a conversation; `extra` joins its transaction. Resolves once durable. */
@@ -724,9 +728,4 @@ export class UserActor implements Behaviour<UserMsg> {
     if (changed.length > 0) await this.writer.write((tx) => changed.forEach(([d, r]) => tx.put(t.keys, [this.id, d], r)));
     return out;
   }
-}
-
-/** The message as its conversation stored it, from the send and its answer (conv-actor.ts `send`). */
-function storedMessage(m: SendMsg, s: Sent): StoredMessage {
-  return { seq: s.seq, id: m.id, from: m.from, device: m.device, ts: s.ts, type: m.type, ...(m.payloads !== undefined ? { payloads: m.payloads } : { body: m.body ?? null }) };
 }
