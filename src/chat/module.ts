@@ -14,7 +14,7 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { ThreadEnv, ThreadModule } from '../runtime/thread-module.js';
-import { openStore } from '../store/index.js';
+import { openStore, type LogMode } from '../store/index.js';
 import type { Limits } from '../server/config.js';
 import { declareTables } from './tables.js';
 import { OffsetClock, type ChatEnv } from './env.js';
@@ -29,8 +29,8 @@ import type { PushNotification } from './push/provider.js';
 export interface ChatModuleConfig {
   data: string;
   durability: 'fsync' | 'os';
-  /** The stores' partition log mode; default "lsn" (no replicas follow a single node). */
-  partitionLog?: 'ops' | 'lsn';
+  /** The stores' partition log mode (NodeConfig `partitionLog`). */
+  partitionLog: LogMode;
   limits: Limits;
   push?: { webhook?: { url: string; secret: string; timeoutMs?: number; maxAttempts?: number } };
   faults: boolean;
@@ -43,7 +43,7 @@ export default async function setup(env: ThreadEnv): Promise<ThreadModule> {
   const dir = join(cfg.data, 'store', `t${env.thread}`);
   mkdirSync(dir, { recursive: true });
   const clock = new OffsetClock();
-  const store = await openStore({ location: dir, partitions: env.partitions, durability: cfg.durability, log: cfg.partitionLog ?? 'lsn', clock: () => clock.now() });
+  const store = await openStore({ location: dir, partitions: env.partitions, durability: cfg.durability, log: cfg.partitionLog, clock: () => clock.now() });
   const hook = cfg.push?.webhook;
   const push = hook
     ? new PushSender(store, store.queue<PushNotification>('push', { ttlMs: cfg.limits.retentionMs }), new WebhookProvider(hook.url, hook.secret, hook.timeoutMs), env.partitions, hook.maxAttempts)

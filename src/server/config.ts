@@ -15,6 +15,7 @@
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../actors/errors.js';
+import type { LogMode } from '../store/index.js';
 
 export interface Limits {
   /** Largest WebSocket frame, encoded (ws maxPayload); over it: close 1009. Default 128 KiB. */
@@ -80,7 +81,7 @@ export interface NodeConfig {
    * once; nothing follows a single node's partitions. "ops": every batch's
    * ops too, for replicas that follow them (the cluster).
    */
-  partitionLog: 'ops' | 'lsn';
+  partitionLog: LogMode;
   /** The node's own JWT secret; default: generated once and kept in `<data>/node-secret`. */
   secret?: string;
   /** Lifetime of tokens the node signs, seconds; default 30 days. */

@@ -33,6 +33,7 @@ import { applyIntent, type ApplyEnv, type BuildCtx } from './intents.js';
 import { LSN_ONLY_ENTRY, encodeLogEntry } from './log.js';
 import type { PartitionLsns } from './lsn.js';
 import type { MemoryAdapter } from './memory-adapter.js';
+import type { LogMode } from './options.js';
 import type { Catalog } from './schema.js';
 import { CounterState, QueueState, type HotState, type StateCache } from './state.js';
 import type { CommitResult, Intent, Transaction } from './transaction.js';
@@ -47,8 +48,8 @@ export interface CommitterOptions {
   catalog: Catalog;
   cache: StateCache;
   lsns: PartitionLsns;
-  /** Whether log entries record the batch's ops (`log: "ops"`) or only its LSN (`"lsn"`). */
-  recordOps: boolean;
+  /** What a log entry records of its batch: the ops, or only the LSN (options.ts). */
+  log: LogMode;
   now(): number;
 }
 
@@ -334,7 +335,7 @@ export class Committer {
       const lsn = rawLsn.get(p) ?? this.o.lsns.last[p]! + 1;
       lsns.set(p, lsn);
       for (const op of ops) all.push(op);
-      all.push({ key: logKey(p, lsn), value: this.o.recordOps ? encodeLogEntry(ops) : LSN_ONLY_ENTRY });
+      all.push({ key: logKey(p, lsn), value: this.o.log === 'ops' ? encodeLogEntry(ops) : LSN_ONLY_ENTRY });
     }
     const catalog = all.length > 0 ? this.o.catalog.takeUnsaved() : [];
     for (const op of catalog) all.push(op);

@@ -1,6 +1,6 @@
 export { openStore, Store } from './store.js';
 export type { TableOptions, QueueOptions, StoreStats } from './store.js';
-export type { StoreOptions, Durability } from './options.js';
+export type { StoreOptions, Durability, LogMode } from './options.js';
 export { Table } from './table.js';
 export type { RangeOptions, PrefixOf } from './table.js';
 export { Queue, DEFAULT_QUEUE_TTL_MS } from './queue.js';

@@ -122,7 +122,7 @@ export class Store {
       catalog: this.catalog,
       cache: this.cache,
       lsns: this.lsns,
-      recordOps: o.log === 'ops',
+      log: o.log,
       now: o.clock,
     });
     this.core = {
