@@ -174,29 +174,23 @@ test('Devices: the sending device gets sent and not its own msg; the sender\u201
 });
 
 test('Devices: pipelined sends interleaved with the other user\u2019s reach the sender\u2019s other device once each, in seq order, and chats has the last', async () => {
-  const [a, b] = await Promise.all([TestUser.create(n, 'pia'), TestUser.create(n, 'pib')]);
-  try {
-    const phone = await a.connect('phone');
-    const laptop = await a.connect('laptop');
-    const pb = await b.connect('phone');
+  await withUsers(['pia', 'pib'], async ([a, b], [phone, pb]) => {
+    const laptop = await a!.connect('laptop');
     const ids = Array.from({ length: 20 }, () => mid());
     const theirs = Array.from({ length: 20 }, () => mid());
     // Both sides send at once, without waiting: each answer races the other side's deliveries.
     for (let i = 0; i < ids.length; i++) {
-      phone.send({ t: 'send', id: ids[i], to: `user:${b.user}`, body: i });
-      pb.send({ t: 'send', id: theirs[i], to: `user:${a.user}`, body: -i });
+      phone!.send({ t: 'send', id: ids[i], to: `user:${b!.user}`, body: i });
+      pb!.send({ t: 'send', id: theirs[i], to: `user:${a!.user}`, body: -i });
     }
-    const sent = await phone.take(ids.length, (f) => f.t === 'sent');
+    const sent = await phone!.take(ids.length, (f) => f.t === 'sent');
     const msgs = await laptop.take(ids.length * 2, isMsg());
     assert.deepEqual(msgs.map((m) => m.seq), [...Array(ids.length * 2).keys()].map((i) => i + 1), 'every seq once, in order');
-    assert.deepEqual(msgs.filter((m) => m.from === a.user).map((m) => m.id), ids, 'own messages in send order');
+    assert.deepEqual(msgs.filter((m) => m.from === a!.user).map((m) => m.id), ids, 'own messages in send order');
     assert.deepEqual(new Set(sent.map((s) => s.id)), new Set(ids));
     const chats = await laptop.request({ t: 'chats' });
     assert.equal(chats.chats[0].lastSeq, ids.length * 2);
-  } finally {
-    await a.closeAll();
-    await b.closeAll();
-  }
+  });
 });
 
 test('Devices: a sender with a single device keeps no inbox entry of its own message, so its first entry is the receipt', async () => {
