@@ -38,7 +38,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openStore, type Store } from '../src/store/index.js';
+import { openStore, type LogMode, type Store } from '../src/store/index.js';
 import { SPACE, encodeTuple, namePrefix, prefixEnd } from '../src/store/keys.js';
 import { median, note, percentile, repeat, report } from './lib/report.js';
 import { handoff, layoutWrites } from './lib/store-layout.js';
@@ -69,7 +69,7 @@ async function withDir<T>(tag: string, fn: (dir: string) => Promise<T>): Promise
   }
 }
 
-function open(dir: string, log: 'ops' | 'lsn' = 'ops'): Promise<Store> {
+function open(dir: string, log: LogMode = 'ops'): Promise<Store> {
   return openStore({ location: path.join(dir, 'db'), sweepIntervalMs: 0, log });
 }
 
@@ -81,7 +81,7 @@ function cpuPer(since: NodeJS.CpuUsage, items: number): number {
   return (d.user + d.system) / items;
 }
 
-async function storeWrites(recs: Rec[], log: 'ops' | 'lsn' = 'ops'): Promise<{ perSec: number; batch: number; cpu: number }> {
+async function storeWrites(recs: Rec[], log: LogMode = 'ops'): Promise<{ perSec: number; batch: number; cpu: number }> {
   return withDir('writes', async (dir) => {
     const s = await open(dir, log);
     const t = s.table<[string, number], Message>('convlog', { key: ['string', 'uint'] });
