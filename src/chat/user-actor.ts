@@ -614,7 +614,7 @@ export class UserActor implements Behaviour<UserMsg> {
     if (h !== undefined) {
       for (let next = h.get(uc.accepted + 1); next !== undefined; next = h.get(uc.accepted + 1)) {
         h.delete(next.msg.seq);
-        this.accept(conv, uc, next.msg, next.convRef);
+        void this.accept(conv, uc, next.msg, next.convRef);
       }
       for (const s of h.keys()) if (s <= uc.accepted) h.delete(s);
       if (h.size === 0) this.held.delete(conv);
