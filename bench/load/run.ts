@@ -39,7 +39,7 @@
  * figures as JSON lines (notes go to stderr).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -397,6 +397,7 @@ function noteLoad(label: string, r: LoadResult): void {
 
 async function withProfile<T>(kind: 'node' | 'relay', label: string, fn: (s: Server) => Promise<T>): Promise<T> {
   const keep = flags['profile-dir'];
+  if (keep !== undefined) mkdirSync(keep, { recursive: true });
   const dir = O.profile && kind === 'node' ? (keep !== undefined ? mkdtempSync(join(keep, `${label.replace(/\W+/g, '-')}-`)) : mkdtempSync(join(tmpdir(), 'parley-prof-'))) : undefined;
   if (dir && keep === undefined) dirs.add(dir);
   const server = await startServer(kind, dir);
