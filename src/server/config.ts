@@ -25,7 +25,16 @@ export interface Limits {
   /** Sends per second per device (token refill), default 50; bucket of `sendBurst`, default 200. */
   sendRate: number;
   sendBurst: number;
-  /** Close 4008 after this long of sends refused without pause; default 10 000 ms. */
+  /**
+   * Every other frame but `ack` and `ping` (history, chats, read, typing,
+   * presence, settings, groups, keys) per connection: per second (token
+   * refill), default 50; bucket of `requestBurst`, default 200. Each of them
+   * costs a store read or actor work, so a flood of them is refused like a
+   * flood of sends.
+   */
+  requestRate: number;
+  requestBurst: number;
+  /** Close 4008 after this long of sends or requests refused without pause; default 10 000 ms. */
   rateAbuseMs: number;
   /** Members of a group, default 1024. */
   groupMembers: number;
@@ -106,6 +115,8 @@ export const DEFAULT_LIMITS: Limits = {
   bodyBytes: 64 * 1024,
   sendRate: 50,
   sendBurst: 200,
+  requestRate: 50,
+  requestBurst: 200,
   rateAbuseMs: 10_000,
   groupMembers: 1024,
   historyLimit: 100,

@@ -3,8 +3,10 @@
  * over the token bucket get `rate_limited` naming the rule and the
  * connection stays open; a refused send can be sent again later with the
  * same id and is accepted once; sends refused without pause for
- * `rateAbuseMs` close the connection with 4008. Small limits here: a bucket
- * of 10 refilled at 20/s, 4008 after 1.5 s. Presence subscriptions are
+ * `rateAbuseMs` close the connection with 4008. Other frames but `ack` and
+ * `ping` have a bucket of their own, with the same streak. Small limits
+ * here: a send bucket of 10 refilled at 20/s, a request bucket of 40
+ * refilled at 20/s, 4008 after 1.5 s. Presence subscriptions are
  * bounded per connection (`presenceSubs`, 8 here): each one keeps the
  * watched user's actor alive, so they must not add up frame after frame.
  */
@@ -15,6 +17,8 @@ import { bystanders, connect, dm, msgId, newUser, sleep, unaffected, type Bystan
 const RATE = 20;
 const BURST = 10;
 const ABUSE_MS = 1500;
+const REQUEST_RATE = 20;
+const REQUEST_BURST = 40;
 const PRESENCE_SUBS = 8;
 
 describe('floods', () => {
@@ -22,7 +26,7 @@ describe('floods', () => {
   let by: Bystanders;
 
   before(async () => {
-    t = await startNode({ limits: { sendRate: RATE, sendBurst: BURST, rateAbuseMs: ABUSE_MS, presenceSubs: PRESENCE_SUBS } });
+    t = await startNode({ limits: { sendRate: RATE, sendBurst: BURST, requestRate: REQUEST_RATE, requestBurst: REQUEST_BURST, rateAbuseMs: ABUSE_MS, presenceSubs: PRESENCE_SUBS } });
     by = await bystanders(t);
   });
   after(async () => {
@@ -162,6 +166,63 @@ describe('floods', () => {
     } finally {
       u.peer.close();
       to.peer.close();
+    }
+  });
+
+  test('frames other than send, ack and ping beyond limits.requestBurst: rate_limited naming the rule with the rid; sends and pings still pass', async () => {
+    const u = await newUser(t, 'asker');
+    const to = await newUser(t, 'askee');
+    try {
+      await unaffected(t, by, async () => {
+        const answers = await Promise.all(Array.from({ length: 2 * REQUEST_BURST }, () => u.peer.request({ t: 'chats' })));
+        const answered = answers.filter((a) => a.t === 'chats');
+        const refused = answers.filter((a) => a.t === 'error');
+        assert.ok(answered.length >= REQUEST_BURST && answered.length <= REQUEST_BURST + 3, `${answered.length} answered of ${answers.length}`);
+        assert.equal(answered.length + refused.length, answers.length);
+        for (const e of refused) {
+          assert.equal(e.code, 'rate_limited');
+          assert.equal(e.message, `chats: over ${REQUEST_RATE} frames/s other than send, ack and ping (bursts of ${REQUEST_BURST}); retry later`);
+        }
+        // Sends have their own bucket, pings none: both still pass, and the refused ones were answered by rid (request() matched them).
+        const id = msgId();
+        u.peer.send({ t: 'send', id, to: `user:${to.name}`, body: 'still here' });
+        assert.equal((await u.peer.next((f) => f.id === id && (f.t === 'sent' || f.t === 'error'))).t, 'sent');
+        const m = await to.peer.next((f) => f.t === 'msg' && f.id === id);
+        to.peer.send({ t: 'ack', inbox: m.inbox });
+        await u.peer.alive();
+        // Once the bucket refilled, requests are answered again.
+        await sleep(500);
+        assert.equal((await u.peer.request({ t: 'chats' })).t, 'chats');
+      });
+    } finally {
+      u.peer.close();
+      to.peer.close();
+    }
+  });
+
+  test('requests refused without pause for limits.rateAbuseMs: close 4008, as for sends', async () => {
+    const u = await newUser(t, 'reqabuser');
+    try {
+      await unaffected(t, by, async () => {
+        let firstRefusal = 0;
+        u.peer.ws.on('message', (d: Buffer) => {
+          const f = JSON.parse(d.toString()) as Frame;
+          if (f.t === 'error' && f.code === 'rate_limited' && firstRefusal === 0) firstRefusal = Date.now();
+        });
+        const timer = setInterval(() => {
+          if (u.peer.ws.readyState === 1) u.peer.send({ t: 'typing', conv: dm(u.name, 'nobody'), on: true });
+        }, 1000 / (10 * REQUEST_RATE));
+        try {
+          const closed = await u.peer.closedWith(ABUSE_MS + 5000);
+          assert.equal(closed.code, 4008);
+          assert.ok(firstRefusal > 0, 'typing frames were never refused');
+          assert.ok(Date.now() - firstRefusal >= ABUSE_MS - 100, `closed ${Date.now() - firstRefusal} ms after the first refusal`);
+        } finally {
+          clearInterval(timer);
+        }
+      });
+    } finally {
+      u.peer.close();
     }
   });
 

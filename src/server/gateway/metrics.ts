@@ -29,7 +29,7 @@ export function createMetrics(collectRuntime?: () => Promise<Record<string, numb
     framesOut: new Counter({ name: 'parley_frames_out_total', help: 'Frames written to clients', registers: [registry] }),
     sends: new Counter({ name: 'parley_sends_total', help: 'send frames accepted for processing', registers: [registry] }),
     errors: new Counter({ name: 'parley_errors_total', help: 'error frames sent to clients, by code', labelNames: ['code'], registers: [registry] }),
-    rateLimited: new Counter({ name: 'parley_rate_limited_total', help: 'sends refused by the rate limit', registers: [registry] }),
+    rateLimited: new Counter({ name: 'parley_rate_limited_total', help: 'sends and other frames refused by the rate limits', registers: [registry] }),
     slowReaders: new Counter({ name: 'parley_slow_readers_total', help: 'connections dropped for not reading', registers: [registry] }),
     shedSends: new Counter({ name: 'parley_shed_sends_total', help: 'sends answered unavailable because limits.sendsInFlight were in flight', registers: [registry] }),
     httpRequests: new Counter({ name: 'parley_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [registry] }),

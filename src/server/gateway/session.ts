@@ -11,9 +11,10 @@
  * (10 s; else close 4002); any other frame first → `unauthorized` and close
  * 4001; frames over `frameBytes` → close 1009 (ws `maxPayload`); `body` over
  * `bodyBytes` → `too_large`; sends over the token bucket (200, refilled at
- * 50/s) → `rate_limited`, and close 4008 after `rateAbuseMs` (10 s) of
- * refusals without a pause (a pause: `RATE_PAUSE_MS`, 1 s, without a
- * refused send); a reader that keeps more than `sendBufferBytes` (4 MiB)
+ * 50/s), and other frames but `ack` and `ping` over a bucket of their own
+ * (`requestRate`/`requestBurst`, the same defaults) → `rate_limited`, and
+ * close 4008 after `rateAbuseMs` (10 s) of refusals without a pause (a
+ * pause: `RATE_PAUSE_MS`, 1 s, without a refused frame); a reader that keeps more than `sendBufferBytes` (4 MiB)
  * queued for `SLOW_READER_GRACE_MS` (5 s), or more than any burst can need,
  * is dropped; with `sendsInFlight` (4096) sends in flight on the node, a
  * send is answered `unavailable` at once; the same device connecting again closes the
@@ -81,6 +82,7 @@ export class Session implements Behaviour<ConnMsg> {
   // `auth`, the send and key-fetch buckets, the presence set, the filter chain.
   private queued: ClientFrame[] | null = null;
   private sendBucket: TokenBucket | null = null;
+  private requestBucket: TokenBucket | null = null;
   private keysBucket: TokenBucket | null = null;
   /** Armed while more than `sendBufferBytes` is queued: drops the reader if it stays so. */
   private slowCheck: ReturnType<typeof setTimeout> | null = null;
@@ -273,6 +275,15 @@ export class Session implements Behaviour<ConnMsg> {
   // ---- frames -------------------------------------------------------------------------------
 
   private dispatch(f: ClientFrame): void {
+    if (f.t !== 'send' && f.t !== 'ack' && f.t !== 'ping') {
+      const now = Date.now();
+      const L = this.d.limits;
+      if (!(this.requestBucket ??= new TokenBucket(L.requestRate, L.requestBurst, now)).take(now)) {
+        if (this.refused(now)) return;
+        this.error('rate_limited', `${f.t}: over ${L.requestRate} frames/s other than send, ack and ping (bursts of ${L.requestBurst}); retry later`, f as { rid?: string });
+        return;
+      }
+    }
     const me = this.user;
     switch (f.t) {
       case 'send':
@@ -362,19 +373,28 @@ export class Session implements Behaviour<ConnMsg> {
     }
   }
 
+  /**
+   * Counts a refusal by either bucket into the current streak; true when the
+   * streak has lasted `rateAbuseMs` and the connection is closed (4008).
+   */
+  private refused(now: number): boolean {
+    // A streak of refusals ends only when the client pauses. The frames the
+    // refilling bucket lets through now and then do not end it: if they did,
+    // a steady flood over the rate would never be closed.
+    if (this.refusingSince === 0 || now - this.lastRefusal >= RATE_PAUSE_MS) this.refusingSince = now;
+    this.lastRefusal = now;
+    if (now - this.refusingSince >= this.d.limits.rateAbuseMs) {
+      this.close(CLOSE.rateAbuse, 'rate limit abused');
+      return true;
+    }
+    this.d.metrics.rateLimited.inc();
+    return false;
+  }
+
   private send(f: FrameOf<'send'>): void {
     const now = Date.now();
-    if (!(this.sendBucket ??= new TokenBucket(this.d.limits.sendRate, this.d.limits.sendBurst)).take(now)) {
-      // A streak of refusals ends only when the client pauses. The sends the
-      // refilling bucket lets through now and then do not end it: if they did,
-      // a steady flood over the rate would never be closed.
-      if (this.refusingSince === 0 || now - this.lastRefusal >= RATE_PAUSE_MS) this.refusingSince = now;
-      this.lastRefusal = now;
-      if (now - this.refusingSince >= this.d.limits.rateAbuseMs) {
-        this.close(CLOSE.rateAbuse, 'rate limit abused');
-        return;
-      }
-      this.d.metrics.rateLimited.inc();
+    if (!(this.sendBucket ??= new TokenBucket(this.d.limits.sendRate, this.d.limits.sendBurst, now)).take(now)) {
+      if (this.refused(now)) return;
       this.error('rate_limited', `send: over ${this.d.limits.sendRate} sends/s (bursts of ${this.d.limits.sendBurst}); send it again later with the same id`, f);
       return;
     }
