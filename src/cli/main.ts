@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createNode } from '../server/node.js';
-import { configFromEnv, readConfigFile, type ConfigInput } from '../server/config.js';
+import { configFromEnv, mergeConfig, readConfigFile, type ConfigInput } from '../server/config.js';
 
 const USAGE = `usage: parley start [--host H] [--port P] [--data DIR] [--workers N] [--config FILE] [--faults]
 
@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
       workers: num('workers', values.workers),
       faults: values.faults,
     };
-    node = await createNode({ ...merge(file, configFromEnv(), flags) });
+    node = await createNode(mergeConfig(file, configFromEnv(), flags));
     await node.start();
   } catch (e) {
     process.stderr.write(`parley: ${(e as Error).message}\n`);
@@ -96,16 +96,4 @@ export async function main(argv: string[]): Promise<number> {
       resolve(1);
     });
   });
-}
-
-function merge(...xs: ConfigInput[]): ConfigInput {
-  const out: ConfigInput = {};
-  for (const x of xs) {
-    for (const [k, v] of Object.entries(x)) {
-      if (v === undefined) continue;
-      if (k === 'limits') out.limits = { ...out.limits, ...(v as object) };
-      else (out as Record<string, unknown>)[k] = v;
-    }
-  }
-  return out;
 }

@@ -6,11 +6,12 @@
  * checked once, here, by a small validator that names the rule it breaks
  * (`invalid_config: limits.bodyBytes must be an integer >= 1`).
  *
- * Environment: PARLEY_HOST, PARLEY_PORT, PARLEY_DATA, PARLEY_WORKERS,
- * PARLEY_NODE, PARLEY_SECRET, PARLEY_OPERATOR_KEY (PEM public key or
- * `hs256:<secret>`), PARLEY_ORIGINS (comma-separated), PARLEY_DURABILITY,
- * PARLEY_PARTITION_LOG,
- * PARLEY_PUSH_WEBHOOK_URL, PARLEY_PUSH_WEBHOOK_SECRET, PARLEY_LOG.
+ * Environment: every setting as PARLEY_ and its name in upper snake case
+ * (PARLEY_HOST, PARLEY_HEARTBEAT_MS, PARLEY_LIMITS_SEND_RATE, …; see
+ * `configFromEnv`), with PARLEY_OPERATOR_KEY a PEM public key or
+ * `hs256:<secret>` (PARLEY_OPERATOR_ISSUER, _AUDIENCE), PARLEY_ORIGINS
+ * comma-separated, PARLEY_PUSH_WEBHOOK_URL, _SECRET, _TIMEOUT_MS and
+ * _MAX_ATTEMPTS.
  */
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -156,14 +157,22 @@ export function defaultConfig(): NodeConfig {
 
 export type ConfigInput = Partial<Omit<NodeConfig, 'limits'>> & { limits?: Partial<Limits> };
 
-/** Merges sources over the defaults and validates the result. */
-export function resolveConfig(...sources: ConfigInput[]): NodeConfig {
-  const c = defaultConfig();
+/** Merges sources, each later one winning, setting by setting (limit by limit); undefined is not a setting. */
+export function mergeConfig(...sources: ConfigInput[]): ConfigInput {
+  const out: ConfigInput = {};
   for (const s of sources) {
     const { limits, ...rest } = s;
-    for (const [k, v] of Object.entries(rest)) if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
-    if (limits) for (const [k, v] of Object.entries(limits)) if (v !== undefined) (c.limits as unknown as Record<string, unknown>)[k] = v;
+    for (const [k, v] of Object.entries(rest)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+    if (limits) for (const [k, v] of Object.entries(limits)) if (v !== undefined) (out.limits ??= {})[k as keyof Limits] = v as number;
   }
+  return out;
+}
+
+/** Merges sources over the defaults and validates the result. */
+export function resolveConfig(...sources: ConfigInput[]): NodeConfig {
+  const { limits, ...rest } = mergeConfig(...sources);
+  const c = { ...defaultConfig(), ...rest } as NodeConfig;
+  c.limits = { ...DEFAULT_LIMITS, ...limits };
   validateConfig(c);
   return c;
 }
@@ -205,6 +214,8 @@ export function validateConfig(c: NodeConfig): void {
   if (w !== undefined) {
     if (typeof w.url !== 'string' || !/^https?:\/\//.test(w.url)) bad('push.webhook.url must be an http(s) URL');
     if (typeof w.secret !== 'string' || w.secret.length < 16) bad('push.webhook.secret must be at least 16 characters');
+    if (w.timeoutMs !== undefined) int('push.webhook.timeoutMs', w.timeoutMs, 1);
+    if (w.maxAttempts !== undefined) int('push.webhook.maxAttempts', w.maxAttempts, 1);
   }
 }
 
@@ -223,23 +234,73 @@ export function readConfigFile(path: string): ConfigInput {
   }
 }
 
-/** Settings from PARLEY_* environment variables. */
+/** A setting's name in the environment: `sendRate` → `SEND_RATE`. */
+export function envName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+}
+
+/**
+ * Settings from PARLEY_* environment variables: every setting has one
+ * (`limits.sendRate` is PARLEY_LIMITS_SEND_RATE). A number that is not one
+ * is `invalid_config` naming the variable.
+ */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigInput {
-  const num = (v: string | undefined): number | undefined => (v === undefined || v === '' ? undefined : Number(v));
+  const num = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new ConfigError('invalid_config', `${name} must be a number, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const bool = (name: string): boolean | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    if (v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    throw new ConfigError('invalid_config', `${name} must be true or false, got ${JSON.stringify(v)}`);
+  };
+  const str = (name: string): string | undefined => env[name] || undefined;
   const op = env.PARLEY_OPERATOR_KEY;
   const hook = env.PARLEY_PUSH_WEBHOOK_URL;
+  const limits: Partial<Limits> = {};
+  for (const k of Object.keys(DEFAULT_LIMITS) as Array<keyof Limits>) {
+    const v = num(`PARLEY_LIMITS_${envName(k)}`);
+    if (v !== undefined) limits[k] = v;
+  }
   return {
-    host: env.PARLEY_HOST || undefined,
-    port: num(env.PARLEY_PORT),
-    data: env.PARLEY_DATA || undefined,
-    workers: num(env.PARLEY_WORKERS),
-    node: env.PARLEY_NODE || undefined,
-    secret: env.PARLEY_SECRET || undefined,
-    durability: (env.PARLEY_DURABILITY as NodeConfig['durability']) || undefined,
-    partitionLog: (env.PARLEY_PARTITION_LOG as NodeConfig['partitionLog']) || undefined,
+    host: str('PARLEY_HOST'),
+    port: num('PARLEY_PORT'),
+    data: str('PARLEY_DATA'),
+    workers: num('PARLEY_WORKERS'),
+    partitions: num('PARLEY_PARTITIONS'),
+    node: str('PARLEY_NODE'),
+    secret: str('PARLEY_SECRET'),
+    tokenTtlS: num('PARLEY_TOKEN_TTL_S'),
+    durability: str('PARLEY_DURABILITY') as NodeConfig['durability'] | undefined,
+    partitionLog: str('PARLEY_PARTITION_LOG') as NodeConfig['partitionLog'] | undefined,
     origins: env.PARLEY_ORIGINS ? env.PARLEY_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
-    log: (env.PARLEY_LOG as NodeConfig['log']) || undefined,
-    operator: op ? (op.startsWith('hs256:') ? { secret: op.slice(6) } : { publicKey: op }) : undefined,
-    push: hook ? { webhook: { url: hook, secret: env.PARLEY_PUSH_WEBHOOK_SECRET ?? '' } } : undefined,
+    heartbeatMs: num('PARLEY_HEARTBEAT_MS'),
+    headersTimeoutMs: num('PARLEY_HEADERS_TIMEOUT_MS'),
+    requestTimeoutMs: num('PARLEY_REQUEST_TIMEOUT_MS'),
+    faults: bool('PARLEY_FAULTS'),
+    log: str('PARLEY_LOG') as NodeConfig['log'] | undefined,
+    operator: op
+      ? {
+          ...(op.startsWith('hs256:') ? { secret: op.slice(6) } : { publicKey: op }),
+          ...(env.PARLEY_OPERATOR_ISSUER ? { issuer: env.PARLEY_OPERATOR_ISSUER } : {}),
+          ...(env.PARLEY_OPERATOR_AUDIENCE ? { audience: env.PARLEY_OPERATOR_AUDIENCE } : {}),
+        }
+      : undefined,
+    push: hook
+      ? {
+          webhook: {
+            url: hook,
+            secret: env.PARLEY_PUSH_WEBHOOK_SECRET ?? '',
+            ...(num('PARLEY_PUSH_WEBHOOK_TIMEOUT_MS') !== undefined ? { timeoutMs: num('PARLEY_PUSH_WEBHOOK_TIMEOUT_MS') } : {}),
+            ...(num('PARLEY_PUSH_WEBHOOK_MAX_ATTEMPTS') !== undefined ? { maxAttempts: num('PARLEY_PUSH_WEBHOOK_MAX_ATTEMPTS') } : {}),
+          },
+        }
+      : undefined,
+    limits,
   };
 }
