@@ -235,7 +235,7 @@ export function readConfigFile(path: string): ConfigInput {
 }
 
 /** A setting's name in the environment: `sendRate` → `SEND_RATE`. */
-export function envName(key: string): string {
+function envName(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 }
 
@@ -262,6 +262,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigInput
   const str = (name: string): string | undefined => env[name] || undefined;
   const op = env.PARLEY_OPERATOR_KEY;
   const hook = env.PARLEY_PUSH_WEBHOOK_URL;
+  const hookTimeoutMs = num('PARLEY_PUSH_WEBHOOK_TIMEOUT_MS');
+  const hookAttempts = num('PARLEY_PUSH_WEBHOOK_MAX_ATTEMPTS');
   const limits: Partial<Limits> = {};
   for (const k of Object.keys(DEFAULT_LIMITS) as Array<keyof Limits>) {
     const v = num(`PARLEY_LIMITS_${envName(k)}`);
@@ -296,8 +298,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigInput
           webhook: {
             url: hook,
             secret: env.PARLEY_PUSH_WEBHOOK_SECRET ?? '',
-            ...(num('PARLEY_PUSH_WEBHOOK_TIMEOUT_MS') !== undefined ? { timeoutMs: num('PARLEY_PUSH_WEBHOOK_TIMEOUT_MS') } : {}),
-            ...(num('PARLEY_PUSH_WEBHOOK_MAX_ATTEMPTS') !== undefined ? { maxAttempts: num('PARLEY_PUSH_WEBHOOK_MAX_ATTEMPTS') } : {}),
+            ...(hookTimeoutMs !== undefined ? { timeoutMs: hookTimeoutMs } : {}),
+            ...(hookAttempts !== undefined ? { maxAttempts: hookAttempts } : {}),
           },
         }
       : undefined,

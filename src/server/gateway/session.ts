@@ -14,11 +14,12 @@
  * 50/s), and other frames but `ack` and `ping` over a bucket of their own
  * (`requestRate`/`requestBurst`, the same defaults) → `rate_limited`, and
  * close 4008 after `rateAbuseMs` (10 s) of refusals without a pause (a
- * pause: `RATE_PAUSE_MS`, 1 s, without a refused frame); a reader that keeps more than `sendBufferBytes` (4 MiB)
- * queued for `SLOW_READER_GRACE_MS` (5 s), or more than any burst can need,
- * is dropped; with `sendsInFlight` (4096) sends in flight on the node, a
- * send is answered `unavailable` at once; the same device connecting again closes the
- * older connection with 4010. Every error names the rule it broke and
+ * pause: `RATE_PAUSE_MS`, 1 s, without a refused frame); a reader that
+ * keeps more than `sendBufferBytes` (4 MiB) queued for
+ * `SLOW_READER_GRACE_MS` (5 s), or more than any burst can need, is
+ * dropped; with `sendsInFlight` (4096) sends in flight on the node, a send
+ * is answered `unavailable` at once; the same device connecting again
+ * closes the older connection with 4010. Every error names the rule it broke and
  * leaves the connection open unless a close code applies.
  */
 import type { WebSocket } from 'ws';
