@@ -19,8 +19,8 @@
  * `SLOW_READER_GRACE_MS` (5 s), or more than any burst can need, is
  * dropped; with `sendsInFlight` (4096) sends in flight on the node, a send
  * is answered `unavailable` at once; the same device connecting again
- * closes the older connection with 4010. Every error names the rule it broke and
- * leaves the connection open unless a close code applies.
+ * closes the older connection with 4010. Every error names the rule it
+ * broke and leaves the connection open unless a close code applies.
  */
 import type { WebSocket } from 'ws';
 import { nanoid } from 'nanoid';
@@ -43,6 +43,8 @@ export const SLOW_READER_GRACE_MS = 5000;
 
 /** A client that sends nothing refused for this long has paused: its next refusal starts a new streak. */
 export const RATE_PAUSE_MS = 1000;
+/** Frames outside the request bucket: sends have their own, acks are bounded by what was sent, a ping only writes a pong. */
+const OWN_LIMITS: ReadonlySet<string> = new Set(['send', 'ack', 'ping']);
 
 export const CLOSE = { unauthorized: 4001, authTimeout: 4002, rateAbuse: 4008, replaced: 4010, tooLarge: 1009, goingAway: 1001, slowReader: 1013 } as const;
 
@@ -276,7 +278,7 @@ export class Session implements Behaviour<ConnMsg> {
   // ---- frames -------------------------------------------------------------------------------
 
   private dispatch(f: ClientFrame): void {
-    if (f.t !== 'send' && f.t !== 'ack' && f.t !== 'ping') {
+    if (!OWN_LIMITS.has(f.t)) {
       const now = Date.now();
       const L = this.d.limits;
       if (!(this.requestBucket ??= new TokenBucket(L.requestRate, L.requestBurst, now)).take(now)) {
