@@ -12,9 +12,10 @@
  * | `mailbox_full`    | a bounded mailbox dropped it                                       |
  * | `no_route`        | no thread owns the target (unknown thread or shutting down)       |
  * | `activation_failed` | the virtual actor's `init` threw                                 |
+ * | `unencodable`     | it could not be encoded to cross threads (nested too deep, say)   |
  */
 
-export type DeadLetterReason = 'noproc' | 'stopped' | 'mailbox_full' | 'no_route' | 'activation_failed';
+export type DeadLetterReason = 'noproc' | 'stopped' | 'mailbox_full' | 'no_route' | 'activation_failed' | 'unencodable';
 
 export interface DeadLetter {
   to: string;
@@ -25,7 +26,7 @@ export interface DeadLetter {
 const KEEP = 64;
 
 export class DeadLetters {
-  readonly counts: Record<DeadLetterReason, number> = { noproc: 0, stopped: 0, mailbox_full: 0, no_route: 0, activation_failed: 0 };
+  readonly counts: Record<DeadLetterReason, number> = { noproc: 0, stopped: 0, mailbox_full: 0, no_route: 0, activation_failed: 0, unencodable: 0 };
   private recentBuf: DeadLetter[] = [];
   private listeners: Array<(d: DeadLetter) => void> = [];
 

@@ -44,7 +44,9 @@ export type CallErrorCode =
   | 'killed'
   | 'normal'
   | 'crashed'
-  | 'mailbox_full';
+  | 'mailbox_full'
+  /** The message (or its reply) could not be encoded to cross threads: nested too deep, or a value the codec cannot carry. */
+  | 'unencodable';
 
 /** A bad argument or option; `code` names the rule (e.g. `invalid_timeout`). */
 export class ConfigError extends ParleyError {

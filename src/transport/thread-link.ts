@@ -12,6 +12,16 @@
  * handler reaches the peer in parts that it can start on while the sender
  * is still encoding, instead of the two threads taking turns.
  *
+ * One message that cannot be encoded (nested deeper than msgpackr's stack
+ * allows, or a value it cannot carry) fails alone: the batch is encoded
+ * again envelope by envelope, the offender becomes a dead letter
+ * (`unencodable`), a call among them is answered with a `CallError`
+ * `unencodable` and a reply with that error instead of its value; the rest
+ * of the batch goes out in order. Thrown from a flush, the encoder's
+ * `RangeError` would otherwise take the whole process down, every user with
+ * it. A batch that cannot be decoded on arrival is dropped and counted
+ * (`batchesCorrupt`) for the same reason.
+ *
  * While a peer is down (its worker is being restarted) its envelopes are
  * kept, in batches of the same bound, up to `maxHeldFields` (default 4 Mi
  * fields), and sent in order to the new port; beyond that, new envelopes
@@ -21,6 +31,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Host } from '../actors/host.js';
 import type { Transport } from '../actors/transport.js';
 import { decodeBatch, encodeBatch } from './codec.js';
+import { W_CALL, W_CAST, W_CAST_RUN, W_REPLY, W_SIGNAL, CAST_FIELDS } from '../actors/transport.js';
 import { seededRandom, validateLinkFaults, type LinkFaultConfig, type LinkFaultCounts } from './link-faults.js';
 
 export interface ThreadTransportOptions {
@@ -50,6 +61,7 @@ export class ThreadTransport implements Transport {
   readonly faultCounts: LinkFaultCounts = { dropped: 0, duplicated: 0, delayed: 0 };
   batchesSent = 0;
   batchesReceived = 0;
+  batchesCorrupt = 0;
 
   constructor(private readonly host: Host, o: ThreadTransportOptions = {}) {
     this.maxBatch = o.maxBatchFields ?? 4096;
@@ -67,7 +79,14 @@ export class ThreadTransport implements Transport {
     peer.port = port;
     port.on('message', (data: Uint8Array) => {
       this.batchesReceived++;
-      this.host.receive(decodeBatch(data, this.host));
+      let fields: unknown[];
+      try {
+        fields = decodeBatch(data, this.host);
+      } catch {
+        this.batchesCorrupt++;
+        return;
+      }
+      this.host.receive(fields);
     });
     // Ports must not keep a thread alive on their own: the runtime decides when it ends.
     port.unref();
@@ -152,7 +171,8 @@ export class ThreadTransport implements Transport {
   }
 
   private sendBox(peer: Peer, box: unknown[]): void {
-    const buf = encodeBatch(box);
+    const buf = this.encode(box);
+    if (buf === null) return;
     const f = this.faults;
     if (f === null) {
       // Batches still held by a delay that was just switched off go first:
@@ -174,6 +194,64 @@ export class ThreadTransport implements Transport {
       if (f.delayMs > 0 || peer.delayQ.length > 0) this.delay(peer, b, f.delayMs);
       else this.post(peer, b);
     }
+  }
+
+  /** The batch encoded; an envelope that cannot be is taken out of it (module header). Null: nothing left. */
+  private encode(box: unknown[]): Uint8Array | null {
+    try {
+      return encodeBatch(box);
+    } catch {
+      const kept = this.encodable(box);
+      return kept.length > 0 ? encodeBatch(kept) : null;
+    }
+  }
+
+  /** The envelopes of `box` that encode, in order; each one that does not is failed as it must be. */
+  private encodable(box: unknown[]): unknown[] {
+    const kept: unknown[] = [];
+    const fits = (fields: unknown[]): boolean => {
+      try {
+        encodeBatch(fields);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < box.length; ) {
+      const kind = box[i];
+      if (kind === W_CAST_RUN) {
+        // A run is split into single casts so that one bad message drops alone.
+        const count = box[i + 5] as number;
+        const head = [W_CAST, box[i + 1], box[i + 2], box[i + 3], box[i + 4]];
+        for (let k = 0; k < count; k++) {
+          const env = [...head, box[i + CAST_FIELDS + k]];
+          if (fits(env)) kept.push(...env);
+          else this.host.deadLetters.record(box[i + 1] as string, 'unencodable');
+        }
+        i += CAST_FIELDS + count;
+        continue;
+      }
+      const len = kind === W_CAST ? CAST_FIELDS : kind === W_CALL ? 10 : kind === W_REPLY ? 5 : kind === W_SIGNAL ? 9 : box.length - i;
+      const env = box.slice(i, i + len);
+      i += len;
+      if (fits(env)) {
+        kept.push(...env);
+        continue;
+      }
+      const failure = { code: 'unencodable', message: 'the message could not be encoded to cross threads' };
+      if (kind === W_REPLY) {
+        // The caller still gets an answer: the error instead of the value.
+        kept.push(W_REPLY, env[1], env[2], false, failure);
+        continue;
+      }
+      this.host.deadLetters.record(typeof env[1] === 'string' ? env[1] : '?', 'unencodable');
+      if (kind === W_CALL && env[6] === this.host.thread) {
+        // The caller is on this thread: answer its call here, after this flush.
+        const reply = [W_REPLY, env[7], env[8], false, failure];
+        setImmediate(() => this.host.receive(reply));
+      }
+    }
+    return kept;
   }
 
   private delay(peer: Peer, buf: Uint8Array, ms: number): void {
