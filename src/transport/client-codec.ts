@@ -20,15 +20,31 @@ export function encodeFrame(frame: unknown, codec: ClientCodec): string | Uint8A
   return codec === 'json' ? JSON.stringify(frame) : Buffer.from(plain.pack(frame));
 }
 
-/** Decodes one client frame; throws on malformed input. */
+/** A frame that could not be decoded; its message is written for the client. */
+export class FrameDecodeError extends Error {}
+
+/**
+ * Decodes one client frame; throws `FrameDecodeError` on malformed input.
+ * The decoder's own error (a byte offset, a stack overflow from a frame
+ * nested 100k deep) is not passed on: it says nothing useful to a client
+ * and describes our internals.
+ */
 export function decodeFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean, codec: ClientCodec): unknown {
   const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
   if (codec === 'json') {
-    if (isBinary) throw new SyntaxError('binary frame on the JSON subprotocol');
-    return JSON.parse(buf.toString('utf8'));
+    if (isBinary) throw new FrameDecodeError('malformed JSON frame: binary frame on the JSON subprotocol');
+    try {
+      return JSON.parse(buf.toString('utf8'));
+    } catch {
+      throw new FrameDecodeError('malformed JSON frame');
+    }
   }
-  if (!isBinary) throw new SyntaxError('text frame on the MessagePack subprotocol');
-  return plain.unpack(buf);
+  if (!isBinary) throw new FrameDecodeError('malformed MessagePack frame: text frame on the MessagePack subprotocol');
+  try {
+    return plain.unpack(buf);
+  } catch {
+    throw new FrameDecodeError('malformed MessagePack frame (or nested too deep)');
+  }
 }
 
 /** Size of a value as the client encoded it (limits are measured on the encoded form). */

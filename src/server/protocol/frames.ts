@@ -3,15 +3,24 @@
  *
  * Frames are checked by TypeBox's compiled validators, not by hand-written
  * `if`s: the same schema gives the error its field and rule
- * (`send.id: must match ^[A-Za-z0-9_-]{8,64}$`). Unknown fields are ignored
- * (clients may be newer than the node); unknown `t` is `bad_request`.
+ * (`send.id: must match ^[A-Za-z0-9_-]{8,64}$`). Unknown `t` is `bad_request`.
  * Limits that depend on configuration (body size, history limit, group size)
- * are checked after the schema, by the code that knows the limits. A `body`
- * or payload nests at most `MAX_DEPTH` (64) arrays and objects deep.
+ * are checked after the schema, by the code that knows the limits.
+ *
+ * Guarantees of `checkFrame` (PROTOCOL.md "Precise rules"):
+ * - No field nests deeper than `MAX_DEPTH` (64) arrays and objects, wherever
+ *   it sits in the frame (`keys_put.signedPreKey: nested deeper than 64
+ *   levels`); for `payloads` the bound applies to each entry. This is
+ *   checked first, iteratively, before any recursive code sees the value.
+ * - Fields a frame does not define are removed (the schema's `Clean`), at
+ *   every level: what passes on to the actors is exactly what the schema
+ *   describes, so nothing undefined is stored, forwarded or echoed (a client
+ *   may be newer than the node, so they are dropped, not refused).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, ValueErrorType, type TypeCheck } from '@sinclair/typebox/compiler';
-import { CLIENT_ID_PATTERN, CONV_PATTERN, GROUP_PATTERN, TO_PATTERN, USER_PATTERN } from './ids.js';
+import { Value } from '@sinclair/typebox/value';
+import { CLIENT_ID_PATTERN, CONV_PATTERN, DEVICE_PATTERN, GROUP_PATTERN, TO_PATTERN, USER_PATTERN } from './ids.js';
 
 const Rid = Type.String({ minLength: 1, maxLength: 64 });
 const User = Type.String({ pattern: USER_PATTERN });
@@ -42,7 +51,13 @@ export const FrameSchemas = {
   }),
   chats: Type.Object({ t: Type.Literal('chats'), rid: Rid }),
   presence_sub: Type.Object({ t: Type.Literal('presence_sub'), rid: Rid, users: Type.Array(User, { maxItems: 1024 }) }),
-  settings: Type.Object({ t: Type.Literal('settings'), rid: Rid, lastSeen: Type.Union([Type.Literal('everyone'), Type.Literal('nobody')]) }),
+  // Both optional, at least one: the user actor answers bad_request to neither.
+  settings: Type.Object({
+    t: Type.Literal('settings'),
+    rid: Rid,
+    lastSeen: Type.Optional(Type.Union([Type.Literal('everyone'), Type.Literal('nobody')])),
+    groupAdd: Type.Optional(Type.Union([Type.Literal('everyone'), Type.Literal('nobody')])),
+  }),
   typing: Type.Object({ t: Type.Literal('typing'), conv: Conv, on: Type.Boolean() }),
   group_create: Type.Object({
     t: Type.Literal('group_create'),
@@ -64,14 +79,16 @@ export const FrameSchemas = {
   }),
   keys_get: Type.Object({ t: Type.Literal('keys_get'), rid: Rid, user: User }),
   ping: Type.Object({ t: Type.Literal('ping'), rid: Type.Optional(Rid) }),
+  devices: Type.Object({ t: Type.Literal('devices'), rid: Rid }),
+  device_remove: Type.Object({ t: Type.Literal('device_remove'), rid: Rid, device: Type.String({ pattern: DEVICE_PATTERN }) }),
 } as const;
 
 export type FrameType = keyof typeof FrameSchemas;
 export type ClientFrame = { [K in FrameType]: Static<(typeof FrameSchemas)[K]> }[FrameType];
 export type FrameOf<K extends FrameType> = Static<(typeof FrameSchemas)[K]>;
 
-const checkers = new Map<string, TypeCheck<TSchema>>(
-  Object.entries(FrameSchemas).map(([t, s]) => [t, TypeCompiler.Compile(s as TSchema)]),
+const checkers = new Map<string, { schema: TSchema; check: TypeCheck<TSchema> }>(
+  Object.entries(FrameSchemas).map(([t, s]) => [t, { schema: s as TSchema, check: TypeCompiler.Compile(s as TSchema) }]),
 );
 
 export type FrameCheck = { ok: true; frame: ClientFrame } | { ok: false; message: string; rid?: string; id?: string };
@@ -84,11 +101,17 @@ export function checkFrame(v: unknown): FrameCheck {
     ...(typeof o.rid === 'string' && o.rid.length <= 64 ? { rid: o.rid } : {}),
     ...(typeof o.id === 'string' && o.id.length <= 64 ? { id: o.id } : {}),
   };
+  const t = typeof o.t === 'string' ? o.t.slice(0, 40) : '';
+  // Depth first: every later step (the schema's own walk, JSON or
+  // MessagePack encoding, structured clone) recurses and could overflow.
+  const deep = tooDeep(o);
+  if (deep !== null) return { ok: false, message: `${t || 'frame'}.${deep}: nested deeper than ${MAX_DEPTH} levels`, ...echo };
   if (typeof o.t !== 'string') return { ok: false, message: 't: every frame has a string type field t', ...echo };
   const c = checkers.get(o.t);
-  if (c === undefined) return { ok: false, message: `t: unknown frame type ${JSON.stringify(o.t.slice(0, 40))}`, ...echo };
-  if (!c.Check(v)) {
-    const e = c.Errors(v).First();
+  if (c === undefined) return { ok: false, message: `t: unknown frame type ${JSON.stringify(t)}`, ...echo };
+  Value.Clean(c.schema, v);
+  if (!c.check.Check(v)) {
+    const e = c.check.Errors(v).First();
     const field = e?.path ? e.path.slice(1).replace(/\//g, '.') : '';
     // A pattern's own text says more than "Expected string to match pattern"; a missing field is just missing.
     const rule = e?.type === ValueErrorType.StringPattern ? `must match ${e.schema.pattern as string}` : (e?.message ?? 'invalid');
@@ -98,13 +121,6 @@ export function checkFrame(v: unknown): FrameCheck {
     const hasBody = 'body' in o && o.body !== undefined;
     const hasPayloads = o.payloads !== undefined;
     if (hasBody === hasPayloads) return { ok: false, message: 'send: exactly one of body or payloads', ...echo };
-    const deep = `nested deeper than ${MAX_DEPTH} levels`;
-    if (hasBody && nestedDeeper(o.body, MAX_DEPTH)) return { ok: false, message: `send.body: ${deep}`, ...echo };
-    if (hasPayloads) {
-      for (const [k, p] of Object.entries(o.payloads as Record<string, unknown>)) {
-        if (nestedDeeper(p, MAX_DEPTH)) return { ok: false, message: `send.payloads.${k}: ${deep}`, ...echo };
-      }
-    }
   }
   return { ok: true, frame: v as ClientFrame };
 }
@@ -118,14 +134,29 @@ export function checkFrame(v: unknown): FrameCheck {
  */
 export const MAX_DEPTH = 64;
 
-/** Whether `v` nests more than `max` arrays/objects deep; iterative, so it cannot overflow itself. */
+/**
+ * The first top-level field (`payloads.<key>` for a payload) whose value
+ * nests more than `MAX_DEPTH` arrays/objects deep, or null. Iterative, so it
+ * cannot overflow itself, and it stops at the first offender.
+ */
+function tooDeep(frame: Record<string, unknown>): string | null {
+  for (const [k, x] of Object.entries(frame)) {
+    if (k === 'payloads' && typeof x === 'object' && x !== null && !Array.isArray(x)) {
+      for (const [pk, p] of Object.entries(x)) if (nestedDeeper(p, MAX_DEPTH)) return `payloads.${pk.slice(0, 100)}`;
+    } else if (nestedDeeper(x, MAX_DEPTH)) return k.slice(0, 64);
+  }
+  return null;
+}
+
+/** Whether `v` nests more than `max` arrays/objects deep. */
 function nestedDeeper(v: unknown, max: number): boolean {
+  if (typeof v !== 'object' || v === null) return false;
   const stack: Array<[unknown, number]> = [[v, 0]];
   while (stack.length > 0) {
     const [x, d] = stack.pop()!;
     if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x)) continue;
     if (d >= max) return true;
-    for (const c of Array.isArray(x) ? x : Object.values(x)) stack.push([c, d + 1]);
+    for (const c of Array.isArray(x) ? x : Object.values(x)) if (typeof c === 'object' && c !== null) stack.push([c, d + 1]);
   }
   return false;
 }
