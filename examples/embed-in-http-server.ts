@@ -2,8 +2,8 @@
  * Embedding Parley in an HTTP server you already have.
  *
  * Your routes stay yours; Parley adds its own (`/v1/accounts`,
- * `/v1/sessions`, `/healthz`, `/metrics`) and the WebSocket endpoint
- * `/v1/ws` to the same server. A message filter rejects what your
+ * `/v1/sessions`, `/healthz`; `/metrics` only with `metrics.public`) and
+ * the WebSocket endpoint `/v1/ws` to the same server. A message filter rejects what your
  * moderation forbids, with a reason the sender sees.
  *
  * Run: node --import tsx examples/embed-in-http-server.ts   (port 3000, data in ./data-embed)

@@ -34,7 +34,16 @@ const node = await createNode({
   secret: args.secret,
   durability: args.durability,
   log: 'warn',
-  limits: { sendRate: 10_000_000, sendBurst: 10_000_000 },
+  // The driver is one address with thousands of users on it: the abuse
+  // limits (per address, per device) would measure the limits, not the node.
+  limits: {
+    sendRate: 10_000_000,
+    sendBurst: 10_000_000,
+    frameRate: 10_000_000,
+    frameBurst: 10_000_000,
+    connectionsPerAddress: 1_000_000,
+    userSendsInFlight: 1_000_000,
+  },
   modules: [new URL('./thread-ids.ts', import.meta.url)],
 });
 await node.start();

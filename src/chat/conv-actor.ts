@@ -29,6 +29,25 @@
  * Groups are conversations with a name, members (at most `groupMembers`,
  * 1024) and admins; the creator is the first admin. A removed member is
  * dropped from the fan-out at once: it receives nothing sent afterwards.
+ * A member added later has a join floor (`joined`, the last seq when it was
+ * added): no `msg`, `history`, `fetch` or resend gives it a seq at or below
+ * it, so it cannot read what was said before it came.
+ *
+ * Adding members (`group_create`, `group_add`) asks each user first, a
+ * slice of `SLICE` (64) calls at a time: an unknown user is `not_found`, one
+ * whose `settings.groupAdd` is `nobody` is `forbidden` (one may still make a
+ * group oneself), and on any refusal nothing is written. Then the record is
+ * made durable, and only then are the members told (`membership` with the
+ * group event), again in awaited slices: a thousand user actors activated
+ * at once would block their thread for seconds, long enough for its
+ * supervisor to restart it. The conversation handles nothing else meanwhile.
+ *
+ * A dm checks that its other user exists once, on its first message (the
+ * record does not exist yet); after that its sends pay nothing for it. A dm
+ * also refuses sends (`rate_limited`) while the recipient reported its
+ * inbox full (`limits.inboxEntries`) in an `accepted`, asking it again on
+ * each send until it is not. Groups ignore that report: one member who
+ * never reads must not be able to silence a whole group.
  *
  * Not guaranteed: receipts, typing and group events travel by plain casts;
  * a thread dying with one in flight loses it (messages are never lost).
@@ -57,6 +76,12 @@ import { parseConv } from '../server/protocol/ids.js';
 
 const CACHE = 1024;
 const RETRY_MS = 5000;
+/** User actors called at once when a group changes (module header). */
+const SLICE = 64;
+/** Bound on each of those calls: a user's thread may be busy, and the client's own call gives up after 10 s. */
+const USER_CALL_MS = 5000;
+/** Names an error lists at most (a refused group of 1024 would otherwise make a huge frame). */
+const NAMES_SHOWN = 5;
 
 export class ConvActor implements Behaviour<ConvMsg> {
   private rec: ConvRecord | null = null;
@@ -77,6 +102,8 @@ export class ConvActor implements Behaviour<ConvMsg> {
   private marker = false;
   private retryTimer = 0;
   private lastFanout = 0;
+  /** Dm only: members whose last `accepted` said their inbox is full (null: none, the usual case). */
+  private full: Set<string> | null = null;
 
   constructor(
     private readonly id: string,
@@ -161,6 +188,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
       case 'fetch':
         return this.fetch(m.user, m.device, m.seqs);
       case 'accepted':
+        if (this.group === null) this.noteFull(m.user, m.full === true);
         return this.accepted(m.user, m.seq);
       case 'resume':
         this.retry(true);
@@ -217,6 +245,11 @@ export class ConvActor implements Behaviour<ConvMsg> {
     return this.rec;
   }
 
+  /** A member's join floor: it sees no seq at or below it (0 for creators and dm users). */
+  private floor(u: string): number {
+    return this.rec?.joined?.[u] ?? 0;
+  }
+
   private access(u: string): DomainError | null {
     if (this.group !== null && this.rec === null) return fail('not_found', `no group ${this.group}`);
     if (!this.isMember(u)) return fail('forbidden', `${u} is not a member of ${this.conv}`);
@@ -234,6 +267,11 @@ export class ConvActor implements Behaviour<ConvMsg> {
     // A fresh id is absent, which LevelDB's bloom filter answers from memory: read on this thread.
     const seen = this.env.tables.dedupe.getNow([this.id, m.from, m.id]);
     if (seen !== undefined) return { id: m.id, conv: this.conv, seq: seen.seq, ts: seen.ts } satisfies Sent;
+    // A dm with a record and no full inbox reported (nearly every send) skips this, await included.
+    if (this.group === null && (this.rec === null || this.full !== null)) {
+      const refused = await this.dmRecipient(m.from);
+      if (refused) return refused;
+    }
     if (m.payloads !== undefined) {
       const bad = await this.checkPayloads(m.from, m.device, m.payloads);
       if (bad) return bad;
@@ -275,6 +313,36 @@ export class ConvActor implements Behaviour<ConvMsg> {
       );
     this.inflight.set(key, done);
     return deferTo(ctx, done);
+  }
+
+  /**
+   * A dm's recipient must exist (asked once: on the first message, before
+   * the record exists) and have room in its inbox (asked only while it
+   * reported it full). The usual send, to a known user with room, does
+   * not get here (see `send`).
+   */
+  private async dmRecipient(from: string): Promise<DomainError | null> {
+    const peer = this.members().find((u) => u !== from);
+    if (peer === undefined) return null;
+    if (this.rec === null) {
+      const known = await this.user(peer).call<boolean>({ t: 'exists' }, { timeout: USER_CALL_MS }).catch(() => null);
+      if (known === null) return fail('unavailable', `send.to: could not check that ${peer} exists; send it again with the same id`);
+      if (!known) return fail('not_found', `send.to: no user ${peer}`);
+    }
+    if (this.full !== null && this.full.has(peer)) {
+      const full = await this.user(peer).call<boolean>({ t: 'inbox_full' }, { timeout: USER_CALL_MS }).catch(() => true);
+      if (full) return fail('rate_limited', `send.to: ${peer}'s inbox is full (limits.inboxEntries); try later`);
+      this.noteFull(peer, false);
+    }
+    return null;
+  }
+
+  private noteFull(u: string, full: boolean): void {
+    if (full) (this.full ??= new Set()).add(u);
+    else if (this.full !== null) {
+      this.full.delete(u);
+      if (this.full.size === 0) this.full = null;
+    }
   }
 
   /** `payloads` must name exactly the recipients' devices and the sender's other devices. */
@@ -337,6 +405,12 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (r === null || !this.isMember(u)) return;
     const upTo = r.lastSeq;
     const self = this.ctx.self;
+    const floor = this.floor(u);
+    if (from <= floor) {
+      // It waits for seqs before its time (its `membership` was lost): restate the floor, then send what follows it.
+      this.user(u).send({ t: 'membership', conv: this.conv, member: true, lastSeq: floor, lastTs: 0 });
+      from = floor + 1;
+    }
     for (let s = Math.max(from, 1); s <= upTo; s += 256) {
       const msgs = await this.messages(s, Math.min(upTo, s + 255));
       for (const msg of msgs) this.user(u).send({ t: 'deliver', conv: this.conv, msg, convRef: self });
@@ -375,8 +449,9 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (denied) return denied;
     const last = this.rec?.lastSeq ?? 0;
     const hi = Math.min(before === undefined ? last : before - 1, last);
-    if (hi < 1) return { messages: [], more: false };
-    const lo = Math.max(1, hi - limit); // one extra row tells whether older ones exist
+    const floor = this.floor(user);
+    if (hi <= floor) return { messages: [], more: false };
+    const lo = Math.max(floor + 1, hi - limit); // one extra row tells whether older ones exist
     const rows = await this.messages(lo, hi);
     const more = rows.length > limit;
     const page = rows.length > limit ? rows.slice(rows.length - limit) : rows;
@@ -388,12 +463,15 @@ export class ConvActor implements Behaviour<ConvMsg> {
       // A former member may still hold pointers to what it was sent before its removal.
       if (this.rec === null) return seqs.map(() => null);
     }
-    if (seqs.length === 0) return [];
-    const lo = Math.min(...seqs);
-    const hi = Math.max(...seqs);
+    // A member's inbox may still point below its floor (from before a removal): those stay hidden.
+    const floor = this.isMember(user) ? this.floor(user) : 0;
+    const wanted = seqs.filter((s) => s > floor);
+    if (wanted.length === 0) return seqs.map(() => null);
+    const lo = Math.min(...wanted);
+    const hi = Math.max(...wanted);
     const by = new Map((await this.messages(lo, hi)).map((m) => [m.seq, m]));
     return seqs.map((s) => {
-      const m = by.get(s);
+      const m = s > floor ? by.get(s) : undefined;
       return m === undefined ? null : this.view(m, user, device);
     });
   }
@@ -421,14 +499,56 @@ export class ConvActor implements Behaviour<ConvMsg> {
     return { id: this.group!, name: r.name, members: [...r.members], admins: [...r.admins], createdAt: r.createdAt };
   }
 
-  private groupEvent(event: GroupEventName, by: string, users: string[], to: string[]): void {
-    const entry: InboxEntry = { k: 'g', conv: this.conv, group: this.group!, event, by, users };
-    for (const u of to) this.user(u).send({ t: 'entry', entry });
+  /** Runs `f` for every user, `SLICE` at a time, each slice awaited before the next (module header). */
+  private async inSlices<T>(users: string[], f: (u: string) => Promise<T>): Promise<T[]> {
+    const out: T[] = [];
+    for (let i = 0; i < users.length; i += SLICE) out.push(...(await Promise.all(users.slice(i, i + SLICE).map(f))));
+    return out;
   }
 
-  private membership(u: string, member: boolean): void {
+  /**
+   * Asks every user `by` would add whether it may (exists, accepts being
+   * added); the first refusal found, naming the users, or null. Nothing is
+   * written before this answers null.
+   */
+  private async checkAdd(by: string, users: string[], field: string): Promise<DomainError | null> {
+    const others = users.filter((u) => u !== by);
+    const verdicts = await this.inSlices(others, (u) =>
+      this.user(u)
+        .call<'ok' | 'unknown' | 'refuses'>({ t: 'can_add', by }, { timeout: USER_CALL_MS })
+        .catch(() => 'unanswered' as const),
+    );
+    const named = (v: string): string[] => others.filter((_, i) => verdicts[i] === v);
+    const unknown = named('unknown');
+    if (unknown.length > 0) return fail('not_found', `${field}: no user ${shortList(unknown)}`);
+    const refusing = named('refuses');
+    if (refusing.length > 0) {
+      return fail('forbidden', `${field}: ${shortList(refusing)} ${refusing.length === 1 ? 'does' : 'do'} not accept being added to groups (settings.groupAdd)`);
+    }
+    const silent = named('unanswered');
+    if (silent.length > 0) return fail('unavailable', `${field}: could not check ${shortList(silent)} in time; try again`);
+    return null;
+  }
+
+  /**
+   * Tells members of a change made durable just now, a slice at a time:
+   * `changed` get `membership` (with the event if they are in `to`), the
+   * rest of `to` the event alone. A call that fails is not retried: group
+   * events are best effort (module header), and a lost `membership` is
+   * restated by `resend` when the member asks below its floor.
+   */
+  private async announce(event: GroupEventName, by: string, users: string[], to: string[], changed: string[], member: boolean): Promise<void> {
     const r = this.rec!;
-    this.user(u).send({ t: 'membership', conv: this.conv, member, lastSeq: r.lastSeq, lastTs: r.lastTs });
+    const entry: InboxEntry = { k: 'g', conv: this.conv, group: this.group!, event, by, users };
+    const inTo = new Set(to);
+    const ch = new Set(changed);
+    const everyone = [...new Set([...to, ...changed])];
+    await this.inSlices(everyone, (u) => {
+      const msg: UserMsg = ch.has(u)
+        ? { t: 'membership', conv: this.conv, member, lastSeq: r.lastSeq, lastTs: r.lastTs, ...(inTo.has(u) ? { entry } : {}) }
+        : { t: 'entry', entry };
+      return this.user(u).call(msg, { timeout: USER_CALL_MS }).catch(() => undefined);
+    });
   }
 
   private async groupCreate(by: string, name: string, members: string[]): Promise<unknown> {
@@ -436,12 +556,13 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (this.rec !== null) return fail('conflict', `group ${this.group} exists`);
     const all = [...new Set([by, ...members])];
     if (all.length > this.env.limits.groupMembers) return fail('conflict', `group_create.members: a group has at most ${this.env.limits.groupMembers} members`);
+    const refused = await this.checkAdd(by, all, 'group_create.members');
+    if (refused) return refused;
     const now = this.env.clock.now();
     this.rec = { kind: 'group', members: all, admins: [by], name, createdAt: now, lastSeq: 0, lastTs: now, cursors: Object.fromEntries(all.map((u) => [u, 0])), reads: {} };
     this.dirty = true;
     await this.persist();
-    for (const u of all) this.membership(u, true);
-    this.groupEvent('created', by, all, all);
+    await this.announce('created', by, all, all, all, true);
     return this.groupView();
   }
 
@@ -461,14 +582,17 @@ export class ConvActor implements Behaviour<ConvMsg> {
       return fail('conflict', `group_add.users: a group has at most ${this.env.limits.groupMembers} members`);
     }
     if (added.length === 0) return this.groupView();
+    const refused = await this.checkAdd(by, added, 'group_add.users');
+    if (refused) return refused;
+    const joined = (r.joined ??= {});
     for (const u of added) {
       r.members.push(u);
       r.cursors[u] = r.lastSeq; // new members get what is sent from now on
+      joined[u] = r.lastSeq; // and nothing from before (module header)
     }
     this.dirty = true;
     await this.persist();
-    for (const u of added) this.membership(u, true);
-    this.groupEvent('added', by, added, r.members);
+    await this.announce('added', by, added, r.members, added, true);
     return this.groupView();
   }
 
@@ -481,8 +605,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     const before = [...r.members];
     this.drop(removed);
     await this.persist();
-    for (const u of removed) this.membership(u, false);
-    this.groupEvent('removed', by, removed, before);
+    await this.announce('removed', by, removed, before, removed, false);
     return this.groupView();
   }
 
@@ -492,8 +615,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     const before = [...this.rec.members];
     this.drop([by]);
     await this.persist();
-    this.membership(by, false);
-    this.groupEvent('left', by, [by], before);
+    await this.announce('left', by, [by], before, [by], false);
     return { ok: true };
   }
 
@@ -506,6 +628,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     for (const u of users) {
       delete r.cursors[u];
       delete r.reads[u];
+      if (r.joined !== undefined) delete r.joined[u];
       this.behind.delete(u);
     }
     if (r.admins.length === 0 && r.members.length > 0) r.admins.push(r.members[0]!);
@@ -518,7 +641,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     this.rec!.name = name;
     this.dirty = true;
     await this.persist();
-    this.groupEvent('renamed', by, [], this.rec!.members);
+    await this.announce('renamed', by, [], this.rec!.members, [], true);
     return this.groupView();
   }
 
@@ -527,4 +650,10 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (!this.rec.members.includes(by)) return fail('forbidden', `${by} is not a member of group ${this.group}`);
     return this.groupView();
   }
+}
+
+/** At most `NAMES_SHOWN` names, then how many more. */
+function shortList(names: string[]): string {
+  const shown = names.slice(0, NAMES_SHOWN).join(', ');
+  return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown;
 }

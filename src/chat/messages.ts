@@ -59,6 +59,12 @@ export interface ChatSummary {
   unread: number;
 }
 
+export interface DeviceInfo {
+  device: string;
+  registeredAt: number;
+  online: boolean;
+}
+
 export interface DeviceKeys {
   device: string;
   identityKey: string;
@@ -74,12 +80,25 @@ export type UserMsg =
   /** A send from one of the user's devices: deduplicated by client id for the user, then handed to `conv`. */
   | { t: 'send'; conv: string; msg: SendMsg } // → Sent | DomainError
   /** A device connected; answers its last acknowledged inbox number. */
-  | { t: 'connect'; device: string; conn: ActorRef; codec: ClientCodec } // → { inbox, now } | DomainError
+  /** `issuedAt`: the token's `iat` (ms; 0 if none), checked against a removal of the device. */
+  | { t: 'connect'; device: string; conn: ActorRef; codec: ClientCodec; issuedAt: number } // → { inbox, now } | DomainError
   | { t: 'disconnect'; device: string; conn: ActorRef }
   | { t: 'ack'; device: string; inbox: number; conn: ActorRef }
   | { t: 'read'; device: string; conv: string; seq: number; conn: ActorRef }
   | { t: 'chats' } // → ChatSummary[]
-  | { t: 'settings'; lastSeen: 'everyone' | 'nobody' } // → { ok: true }
+  /** At least one of the two; either alone leaves the other as it was. */
+  | { t: 'settings'; lastSeen?: 'everyone' | 'nobody' | undefined; groupAdd?: 'everyone' | 'nobody' | undefined } // → { ok: true } | DomainError
+  /** Whether the user exists: an account, a registered device, or declared by the operator. */
+  | { t: 'exists' } // → boolean
+  /** The operator declares the user (durable before the answer). */
+  | { t: 'declare' } // → { ok: true }
+  /** May `by` add this user to a group? Asked by the group before anything is written. */
+  | { t: 'can_add'; by: string } // → 'ok' | 'unknown' | 'refuses'
+  /** Whether the inbox holds `limits.inboxEntries` unacknowledged entries (a dm refuses sends then). */
+  | { t: 'inbox_full' } // → boolean
+  | { t: 'device_list' } // → DeviceInfo[]
+  /** Forgets a device: its inbox cursor, its keys, its connection (closed 4001). */
+  | { t: 'device_remove'; device: string } // → { ok: true } | DomainError
   | { t: 'presence_watch'; conn: ActorRef; codec: ClientCodec }
   | { t: 'presence_unwatch'; conn: ActorRef }
   | { t: 'keys_put'; device: string; identityKey: string; signedPreKey: { id: number; key: string; sig: string }; oneTimePreKeys: Array<{ id: number; key: string }> } // → { ok: true }
@@ -91,7 +110,12 @@ export type UserMsg =
   | { t: 'pump'; device: string }
   /** Timer: write the acknowledgements taken since the last transaction. */
   | { t: 'flush_acks' }
-  | { t: 'membership'; conv: string; member: boolean; lastSeq: number; lastTs: number }
+  /**
+   * The user joined (`member`, everything up to `lastSeq` is before its
+   * time) or left a group; `entry` (the group event) is appended with it.
+   * Groups call it, a slice of members at a time; the answer is undefined.
+   */
+  | { t: 'membership'; conv: string; member: boolean; lastSeq: number; lastTs: number; entry?: InboxEntry }
   | { t: 'typing'; conv: string; user: string; on: boolean };
 
 // ---- to conv:<conv> -----------------------------------------------------------
@@ -112,7 +136,8 @@ export type ConvMsg =
   | SendMsg // → Sent | DomainError
   | { t: 'history'; user: string; device: string; before?: number; limit: number } // → { messages, more } | DomainError
   | { t: 'fetch'; user: string; device: string; seqs: number[] } // → Array<HistoryMessage | null>
-  | { t: 'accepted'; user: string; seq: number }
+  /** `full`: the member's inbox is at `limits.inboxEntries` (a dm refuses further sends until it is not). */
+  | { t: 'accepted'; user: string; seq: number; full?: true }
   /** A member saw a gap: send it everything from `from`. */
   | { t: 'resend'; user: string; from: number }
   /** The startup sweep: this conversation may owe deliveries. */

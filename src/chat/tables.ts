@@ -24,8 +24,25 @@ export interface UserRecord {
   createdAt: number;
   lastSeenSetting: 'everyone' | 'nobody';
   lastSeen: number | null;
-  /** Registered devices (by first auth). */
+  /** Registered devices (by first auth), at most `limits.devicesPerUser`. */
   devices: Record<string, { registeredAt: number }>;
+  /**
+   * Devices removed with `device_remove`, and when: a token of that device
+   * issued before then is refused, so a stolen phone's token stops working
+   * with the removal. The newest `REMOVED_KEPT` (64) are kept; older ones'
+   * tokens have expired by then in all but extreme settings.
+   */
+  removed?: Record<string, number>;
+  /** Whether others may add this user to groups (`settings.groupAdd`); absent: everyone. */
+  groupAdd?: 'everyone' | 'nobody';
+  /** The operator declared this user (`ParleyNode.declareUsers`): it exists without an account or a device. */
+  declared?: true;
+  /**
+   * Message bytes this user sent, per day (`[day since the epoch, bytes]`,
+   * oldest first), for `limits.storedBytesPerUser`. Days older than the
+   * retention are dropped: their messages have expired from the logs.
+   */
+  sentBytes?: Array<[number, number]>;
 }
 
 export interface UserConv {
@@ -59,6 +76,12 @@ export interface ConvRecord {
   cursors: Record<string, number>;
   /** Per member: read position (for read receipts). */
   reads: Record<string, number>;
+  /**
+   * Per member added after the group was made: `lastSeq` when it was added
+   * (absent: 0). Its floor: `history`, `fetch` and resends never give it a
+   * seq at or below it, so a new member cannot read the group's past.
+   */
+  joined?: Record<string, number>;
 }
 
 export interface ChatTables {

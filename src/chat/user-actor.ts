@@ -28,6 +28,17 @@
  * - A one-time prekey is handed out at most once, even to concurrent
  *   requests (they are handled one at a time, and the removal is durable
  *   before the answer).
+ * - A user exists once it has an account, a registered device, or the
+ *   operator declared it (`exists`); `keys_get` of one that does not is
+ *   `not_found`, and conversations ask before naming it (see conv-actor.ts).
+ *
+ * Limits (defaults in config.ts): at most `devicesPerUser` (16) registered
+ * devices, a new one past it is `forbidden` (existing ones still connect;
+ * `device_remove` frees a place); at most `storedBytesPerUser` (256 MiB) of
+ * message bodies sent within the retention, counted per day with the
+ * client id's `sentids` row, past it a send is `rate_limited` and nothing
+ * stored is touched; `inboxEntries` (100 000) unacknowledged entries, which
+ * this actor reports in its `accepted` answers so a dm can refuse sends.
  */
 import type { ActorContext, Behaviour, Signal } from '../actors/behaviour.js';
 import type { ActorRef } from '../actors/ref.js';
@@ -37,14 +48,17 @@ import { encodeFrame, type ClientCodec } from '../transport/client-codec.js';
 import { WriteBehind } from './write-behind.js';
 import type { ChatEnv } from './env.js';
 import type { UserConv, UserRecord, KeyRecord } from './tables.js';
-import { fail, isError, storedMessage, type ChatSummary, type ConnMsg, type ConvMsg, type DeviceKeys, type DomainError, type HistoryMessage, type InboxEntry, type OwnSent, type SendMsg, type Sent, type StoredMessage, type UserMsg } from './messages.js';
+import { fail, isError, storedMessage, type ChatSummary, type ConnMsg, type ConvMsg, type DeviceInfo, type DeviceKeys, type DomainError, type HistoryMessage, type InboxEntry, type OwnSent, type SendMsg, type Sent, type StoredMessage, type UserMsg } from './messages.js';
 import { deferTo } from './defer.js';
 import { addUnread, countUnread, readUnread } from './unread.js';
 import { parseConv } from '../server/protocol/ids.js';
 
 const CACHE = 1024;
+/** Removed devices remembered for token revocation (UserRecord.removed). */
+const REMOVED_KEPT = 64;
 /** Acks not yet written are written this soon at the latest (module header). */
 const ACK_FLUSH_MS = 1000;
+const DAY_MS = 24 * 3600 * 1000;
 
 interface Device {
   conn: ActorRef<ConnMsg>;
@@ -71,6 +85,8 @@ export class UserActor implements Behaviour<UserMsg> {
   /** Last inbox number given out, and the last one durable. */
   private head = 0;
   private committed = 0;
+  /** Inbox entries below this were trimmed or expired when the actor started (the floor of a user with no device). */
+  private trimmed = 0;
   /** Per device: the last acknowledged inbox number (written with the next transaction, see `acksDue`). */
   private cursors: Record<string, number> = {};
   /**
@@ -129,6 +145,7 @@ export class UserActor implements Behaviour<UserMsg> {
     const [rec, info] = await Promise.all([t.users.get([this.id]), t.inbox.info(this.id)]);
     this.rec = rec ?? { hash: null, createdAt: this.env.clock.now(), lastSeenSetting: 'everyone', lastSeen: null, devices: {} };
     this.head = this.committed = info.next - 1;
+    this.trimmed = info.first - 1;
     this.cursors = { ...info.consumers };
     this.deliveredUpTo = Math.max(0, ...Object.values(this.cursors));
   }
@@ -179,7 +196,10 @@ export class UserActor implements Behaviour<UserMsg> {
   async handle(m: UserMsg, ctx: ActorContext<UserMsg>): Promise<unknown> {
     switch (m.t) {
       case 'account_create':
-        if (this.rec.hash !== null) return { created: false };
+        // A user that exists in any way (a password, a device registered by
+        // an operator token, declared by the operator) is never claimable:
+        // a password set here would open its inbox to whoever set it.
+        if (this.rec.hash !== null || Object.keys(this.rec.devices).length > 0 || this.rec.declared === true) return { created: false };
         this.rec.hash = m.hash;
         this.recDirty = true;
         await this.writer.write(() => undefined);
@@ -189,7 +209,7 @@ export class UserActor implements Behaviour<UserMsg> {
       case 'send':
         return this.send(m.conv, m.msg, ctx);
       case 'connect':
-        return this.connect(m.device, m.conn, m.codec, ctx);
+        return this.connect(m.device, m.conn, m.codec, m.issuedAt, ctx);
       case 'disconnect':
         this.disconnect(m.device, m.conn);
         return undefined;
@@ -207,11 +227,25 @@ export class UserActor implements Behaviour<UserMsg> {
       case 'chats':
         return this.chats();
       case 'settings':
-        this.rec.lastSeenSetting = m.lastSeen;
-        this.recDirty = true;
-        await this.writer.write(() => undefined);
-        this.presenceToAll();
+        return this.settings(m);
+      case 'exists':
+        return this.exists();
+      case 'declare':
+        if (this.rec.declared !== true) {
+          this.rec.declared = true;
+          this.recDirty = true;
+          await this.writer.write(() => undefined);
+        }
         return { ok: true };
+      case 'can_add':
+        if (!this.exists()) return 'unknown';
+        return m.by !== this.user && this.rec.groupAdd === 'nobody' ? 'refuses' : 'ok';
+      case 'inbox_full':
+        return this.inboxFull();
+      case 'device_list':
+        return this.deviceList();
+      case 'device_remove':
+        return this.deviceRemove(m.device);
       case 'presence_watch':
         if (!this.watchers.has(m.conn.id)) this.watchers.set(m.conn.id, { conn: m.conn, codec: m.codec, mref: ctx.monitor(m.conn) });
         m.conn.send({ t: 'out', data: [encodeFrame(this.presenceFrame(), m.codec)] });
@@ -227,6 +261,8 @@ export class UserActor implements Behaviour<UserMsg> {
       case 'keys_put':
         return this.keysPut(m);
       case 'keys_get':
+        // Asking for an unknown user's keys must not tell it apart from one without keys by silence.
+        if (!this.exists()) return fail('not_found', `keys_get.user: no user ${this.user}`);
         return this.keysGet();
       case 'devices':
         return Object.keys(this.rec.devices);
@@ -236,7 +272,7 @@ export class UserActor implements Behaviour<UserMsg> {
         this.append(m.entry);
         return undefined;
       case 'membership':
-        return this.membership(m.conv, m.member, m.lastSeq, m.lastTs);
+        return this.membership(m.conv, m.member, m.lastSeq, m.lastTs, m.entry);
       case 'typing': {
         const f = { t: 'typing', conv: m.conv, user: m.user, on: m.on };
         for (const d of this.online.values()) d.conn.send({ t: 'out', data: [encodeFrame(f, d.codec)] });
@@ -265,6 +301,11 @@ export class UserActor implements Behaviour<UserMsg> {
     // A fresh id is absent, which LevelDB's bloom filter answers from memory: read on this thread.
     const seen = this.env.tables.sentids.getNow([this.id, msg.id]);
     if (seen !== undefined) return seen;
+    const size = messageBytes(msg);
+    const cap = this.env.limits.storedBytesPerUser;
+    if (this.storedBytes() + size > cap) {
+      return fail('rate_limited', `send: ${this.user} has stored ${cap} bytes of messages within the retention (limits.storedBytesPerUser); send it again later with the same id, once older messages expired`);
+    }
     const t = this.env.tables;
     const convRef = ctx.ref<ConvMsg>(`conv:${conv}`);
     const p = convRef
@@ -283,6 +324,8 @@ export class UserActor implements Behaviour<UserMsg> {
           // accepted message carries its client id in the same transaction.
           let written: Promise<void> | null = null;
           if ('own' in r) {
+            // Stored just now (a repeat has no `own`): its bytes count, written with `sentids` (rec is dirty).
+            this.countSent(size);
             const own = storedMessage(msg, r.seq, r.ts);
             const uc = this.convs_?.get(conv);
             if (uc !== undefined) written = this.take(conv, uc, own, convRef, putSent);
@@ -300,9 +343,116 @@ export class UserActor implements Behaviour<UserMsg> {
     return deferTo(ctx, p);
   }
 
+  /** Bytes of messages sent within the retention; drops the days that fell out of it. */
+  private storedBytes(): number {
+    const days = this.rec.sentBytes;
+    if (days === undefined) return 0;
+    const oldest = Math.floor((this.env.clock.now() - this.env.limits.retentionMs) / DAY_MS);
+    while (days.length > 0 && days[0]![0] < oldest) days.shift();
+    let sum = 0;
+    for (const [, b] of days) sum += b;
+    return sum;
+  }
+
+  private countSent(bytes: number): void {
+    const day = Math.floor(this.env.clock.now() / DAY_MS);
+    const days = (this.rec.sentBytes ??= []);
+    const last = days[days.length - 1];
+    if (last !== undefined && last[0] === day) last[1] += bytes;
+    else days.push([day, bytes]);
+    this.recDirty = true;
+  }
+
+  // ---- settings and existence ---------------------------------------------------------------
+
+  private async settings(m: Extract<UserMsg, { t: 'settings' }>): Promise<{ ok: true } | DomainError> {
+    // `?? undefined`: a codec between threads may carry an absent field as null.
+    const lastSeen = m.lastSeen ?? undefined;
+    const groupAdd = m.groupAdd ?? undefined;
+    if (lastSeen === undefined && groupAdd === undefined) return fail('bad_request', 'settings: give lastSeen, groupAdd or both');
+    if (lastSeen !== undefined) this.rec.lastSeenSetting = lastSeen;
+    if (groupAdd !== undefined) this.rec.groupAdd = groupAdd;
+    this.recDirty = true;
+    await this.writer.write(() => undefined);
+    if (lastSeen !== undefined) this.presenceToAll();
+    return { ok: true };
+  }
+
+  /** An account, a device that authenticated once, or declared by the operator (PROTOCOL.md "Recipients"). */
+  private exists(): boolean {
+    if (this.rec.hash !== null || this.rec.declared === true) return true;
+    for (const _ in this.rec.devices) return true;
+    return false;
+  }
+
+  /**
+   * Unacknowledged entries (head minus the lowest device cursor; with no
+   * device, minus what was trimmed at activation) reached `inboxEntries`.
+   */
+  private inboxFull(): boolean {
+    let low = Infinity;
+    for (const d in this.rec.devices) low = Math.min(low, this.cursors[d] ?? 0);
+    const floor = low === Infinity ? this.trimmed : Math.max(low, this.trimmed);
+    return this.head - floor >= this.env.limits.inboxEntries;
+  }
+
   // ---- devices --------------------------------------------------------------------------------
 
-  private async connect(device: string, conn: ActorRef<ConnMsg>, codec: ClientCodec, ctx: ActorContext<UserMsg>): Promise<{ inbox: number; now: number }> {
+  private deviceList(): DeviceInfo[] {
+    return Object.entries(this.rec.devices)
+      .map(([device, d]) => ({ device, registeredAt: d.registeredAt, online: this.online.has(device) }))
+      .sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
+  }
+
+  /**
+   * Forgets a device: its inbox consumer (so entries only it held back are
+   * trimmed), its keys row and its registration, in one transaction, and
+   * closes its connection. It frees a place under `devicesPerUser`; a lost
+   * or stolen phone stops receiving at once.
+   */
+  private async deviceRemove(device: string): Promise<{ ok: true } | DomainError> {
+    if (this.rec.devices[device] === undefined) return fail('not_found', `device_remove.device: ${this.user} has no device ${device}`);
+    const d = this.online.get(device);
+    if (d !== undefined) {
+      this.ctx.demonitor(d.mref);
+      this.online.delete(device);
+      d.conn.send({ t: 'close', code: 4001, reason: 'device removed' });
+    }
+    this.gone_?.delete(device);
+    delete this.rec.devices[device];
+    const removed = (this.rec.removed ??= {});
+    removed[device] = this.env.clock.now();
+    const kept = Object.entries(removed).sort((a, b) => b[1] - a[1]);
+    for (const [dev] of kept.slice(REMOVED_KEPT)) delete removed[dev];
+    delete this.cursors[device];
+    // Its pending ack must not be written after the unsubscribe: an ack of a consumer that is gone would fail the transaction.
+    if (this.acksDue !== null) {
+      this.acksDue.delete(device);
+      if (this.acksDue.size === 0) this.acksDue = null;
+    }
+    this.recDirty = true;
+    const t = this.env.tables;
+    await this.writer.write((tx) => {
+      tx.unsubscribe(t.inbox, this.id, device);
+      tx.del(t.keys, [this.id, device]);
+    });
+    if (d !== undefined && this.online.size === 0) this.wentOffline();
+    return { ok: true };
+  }
+
+  private async connect(device: string, conn: ActorRef<ConnMsg>, codec: ClientCodec, issuedAt: number, ctx: ActorContext<UserMsg>): Promise<{ inbox: number; now: number } | DomainError> {
+    const removedAt = this.rec.removed?.[device];
+    if (removedAt !== undefined) {
+      // `iat` has whole seconds: a token issued in the second of the removal counts as newer.
+      if (Math.floor(issuedAt / 1000) < Math.floor(removedAt / 1000)) return fail('unauthorized', `auth: device ${device} was removed; sign in again for a new token`);
+      delete this.rec.removed![device];
+      this.recDirty = true;
+    }
+    const cap = this.env.limits.devicesPerUser;
+    if (this.rec.devices[device] === undefined && Object.keys(this.rec.devices).length >= cap) {
+      // Each device is an inbox consumer and a keys row: unbounded, one token could register them without end.
+      return fail('forbidden', `connect: ${this.user} has ${cap} registered devices (limits.devicesPerUser); remove one (device_remove) before adding ${device}`);
+    }
     const old = this.online.get(device);
     if (old !== undefined) {
       ctx.demonitor(old.mref);
@@ -332,12 +482,14 @@ export class UserActor implements Behaviour<UserMsg> {
     this.ctx.demonitor(d.mref);
     this.online.delete(device);
     this.gone.set(device, { conn: conn.id, sentUpTo: d.sentUpTo });
-    if (this.online.size === 0) {
-      this.rec.lastSeen = this.env.clock.now();
-      this.recDirty = true;
-      void this.writer.write(() => undefined).catch(() => undefined);
-      this.presenceToAll();
-    }
+    if (this.online.size === 0) this.wentOffline();
+  }
+
+  private wentOffline(): void {
+    this.rec.lastSeen = this.env.clock.now();
+    this.recDirty = true;
+    void this.writer.write(() => undefined).catch(() => undefined);
+    this.presenceToAll();
   }
 
   private presenceFrame(): object {
@@ -595,7 +747,7 @@ export class UserActor implements Behaviour<UserMsg> {
    */
   private take(conv: string, uc: UserConv, msg: StoredMessage, convRef: ActorRef<ConvMsg>, extra?: (tx: Transaction) => void): Promise<void> | null {
     if (msg.seq <= uc.accepted) {
-      convRef.send({ t: 'accepted', user: this.user, seq: uc.accepted });
+      this.acknowledge(convRef, uc.accepted);
       return null;
     }
     if (msg.seq > uc.accepted + 1) {
@@ -635,7 +787,7 @@ export class UserActor implements Behaviour<UserMsg> {
     }
     this.dirtyConvs.add(conv);
     const seq = msg.seq;
-    const accepted = (): void => convRef.send({ t: 'accepted', user: this.user, seq });
+    const accepted = (): void => this.acknowledge(convRef, seq);
     if (msg.from === this.user && !this.hasOtherDevice(msg.device)) {
       // The sending device got `sent` and no other device would get this
       // entry: only the chats list changes. A device registered later
@@ -647,24 +799,39 @@ export class UserActor implements Behaviour<UserMsg> {
     return this.append({ k: 'm', conv, seq, from: msg.from, device: msg.device }, msg, accepted, extra);
   }
 
+  /** `full` only when it is: a dm keeps it in memory and refuses sends to this user meanwhile; an answer without it clears it. */
+  private acknowledge(convRef: ActorRef<ConvMsg>, seq: number): void {
+    convRef.send(this.inboxFull() ? { t: 'accepted', user: this.user, seq, full: true } : { t: 'accepted', user: this.user, seq });
+  }
+
   private hasOtherDevice(device: string): boolean {
     for (const d in this.rec.devices) if (d !== device) return true;
     return false;
   }
 
-  private async membership(conv: string, member: boolean, lastSeq: number, lastTs: number): Promise<void> {
+  /**
+   * Joining or leaving a group. A member gets what is sent after `lastSeq`
+   * (its join floor), not the group's past: it is taken as accepted and
+   * read. Also when it already counted as a member: a group restates the
+   * floor when a member asks for a resend below it (a lost `membership`, or
+   * a removal it never heard of before being added again), and without it
+   * that member would wait for messages it may never have.
+   */
+  private async membership(conv: string, member: boolean, lastSeq: number, lastTs: number, entry: InboxEntry | undefined): Promise<void> {
     const uc = await this.uconv(conv);
-    if (member && !uc.member) {
-      // A new member gets what is sent from now on, not the group's past.
+    if (member) {
       uc.accepted = Math.max(uc.accepted, lastSeq);
       uc.lastSeq = Math.max(uc.lastSeq, lastSeq);
       uc.lastTs = Math.max(uc.lastTs, lastTs);
-      uc.read = Math.max(uc.read, lastSeq);
+      if (lastSeq > uc.read) {
+        uc.read = lastSeq;
+        readUnread(uc.unread, lastSeq);
+      }
     }
     uc.member = member;
     this.dirtyConvs.add(conv);
-    this.held.delete(conv);
-    await this.writer.write(() => undefined);
+    this.held_?.delete(conv);
+    await (entry !== undefined ? this.append(entry) : this.writer.write(() => undefined));
   }
 
   private async read(device: string, conv: string, seq: number, conn: ActorRef<ConnMsg>): Promise<void> {
@@ -727,5 +894,19 @@ export class UserActor implements Behaviour<UserMsg> {
     // Durable before anyone sees the key: a restart cannot hand it out again.
     if (changed.length > 0) await this.writer.write((tx) => changed.forEach(([d, r]) => tx.put(t.keys, [this.id, d], r)));
     return out;
+  }
+}
+
+/**
+ * A message's size for `storedBytesPerUser`: the JSON length of its body or
+ * payloads. Cheap, and the same whatever codec the sender used. A value JSON
+ * cannot write (a BigInt from MessagePack) counts as a whole body: a throw
+ * here would crash the actor.
+ */
+function messageBytes(m: SendMsg): number {
+  try {
+    return JSON.stringify(m.payloads ?? m.body ?? null)?.length ?? 4;
+  } catch {
+    return 64 * 1024;
   }
 }

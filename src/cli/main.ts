@@ -69,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const n = node;
   process.stdout.write(`parley ${n.config.node} listening on ${n.url} (ws ${n.url.replace(/^http/, 'ws')}/v1/ws), data in ${n.config.data}, ${n.runtime.workers} scheduler threads\n`);
+  if (n.metricsUrl !== '') process.stdout.write(`parley metrics on ${n.metricsUrl}/metrics\n`);
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (sig: string): void => {

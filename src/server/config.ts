@@ -11,7 +11,8 @@
  * `configFromEnv`), with PARLEY_OPERATOR_KEY a PEM public key or
  * `hs256:<secret>` (PARLEY_OPERATOR_ISSUER, _AUDIENCE), PARLEY_ORIGINS
  * comma-separated, PARLEY_PUSH_WEBHOOK_URL, _SECRET, _TIMEOUT_MS and
- * _MAX_ATTEMPTS.
+ * _MAX_ATTEMPTS, PARLEY_BUILTIN_ACCOUNTS (true/false), PARLEY_METRICS_PORT,
+ * _HOST, _TOKEN and _PUBLIC.
  */
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -50,9 +51,43 @@ export interface Limits {
   authTimeoutMs: number;
   /** Bytes queued to a slow reader before it is dropped, default 4 MiB. */
   sendBufferBytes: number;
-  /** keys_get per requesting device: per second and burst; defaults 5 and 20. */
+  /** keys_get per requesting user (all its devices together): per second and burst; defaults 5 and 20. */
   keysRate: number;
   keysBurst: number;
+  /**
+   * keys_get of one target by one requesting user: a bucket of
+   * `keysPairBurst` (default 5) refilled at `keysPairPerHour` (default 20):
+   * each fetch consumes one of the target's one-time prekeys, so one
+   * requester must not be able to drain them however many connections it opens.
+   */
+  keysPairBurst: number;
+  keysPairPerHour: number;
+  /**
+   * Every frame of a device, `ack`, `ping` and invalid frames included: per
+   * second and burst, defaults 500 and 1000 (well above what a client needs:
+   * acks are cumulative). Past it: `rate_limited`, counted into the 4008 streak.
+   */
+  frameRate: number;
+  frameBurst: number;
+  /** Bytes of `history` answers per user: per second and burst; defaults 4 MiB and 16 MiB. */
+  historyBytesRate: number;
+  historyBytesBurst: number;
+  /** `history` requests of one user not answered yet; default 4. */
+  historyInFlight: number;
+  /**
+   * Bytes of message bodies in one `history` page, default 1 MiB: past it
+   * the page ends early (`more: true`), so a page of 100 × 64 KiB bodies is
+   * never built whole.
+   */
+  historyBytes: number;
+  /** Sends of one user in flight on the node (its share of `sendsInFlight`); default 256. */
+  userSendsInFlight: number;
+  /** Open connections per user (all devices); default 32. Past it: error `rate_limited`, close 4029. */
+  connectionsPerUser: number;
+  /** Open connections per client address; default 1024. Past it the upgrade is refused with HTTP 429. */
+  connectionsPerAddress: number;
+  /** Groups one user may create per hour (bucket of the same size); default 20. */
+  groupsPerHour: number;
   /** Users one connection may watch for presence; default 1024. */
   presenceSubs: number;
   /**
@@ -66,6 +101,56 @@ export interface Limits {
   httpBodyBytes: number;
   /** Largest media upload; default 64 MiB (media endpoints come with their own issue). */
   mediaBytes: number;
+  /**
+   * Registered devices per user, default 16. Every device is an inbox
+   * consumer and a keys row; without a cap one stolen token could register
+   * devices without bound. Past it a new device's `connect` is `forbidden`.
+   */
+  devicesPerUser: number;
+  /**
+   * Message bytes (JSON length of `body` or `payloads`) one sender may have
+   * stored within the retention, default 256 MiB; past it a send is
+   * `rate_limited`. Bounds the disk one account can fill.
+   */
+  storedBytesPerUser: number;
+  /**
+   * Unacknowledged inbox entries per user (head minus the lowest device
+   * cursor), default 100 000; past it a dm to that user is `rate_limited`.
+   * Bounds what one sender can pile up for a recipient who never reads.
+   */
+  inboxEntries: number;
+  /**
+   * POST /v1/sessions and /v1/accounts per client address, both routes
+   * together: per second (token refill), default 10; bucket of `loginBurst`,
+   * default 100. Checked before the body is read.
+   */
+  loginRate: number;
+  loginBurst: number;
+  /**
+   * Failed logins per user name per minute (a bucket of this size, refilled
+   * over a minute), default 5. An attempt holds a token while its password
+   * is checked and gets it back if it succeeds, so concurrent guesses are
+   * bounded too. Per user name on /v1/accounts likewise (a taken name is a
+   * failure there).
+   */
+  loginFailuresPerMinute: number;
+  /** Failed logins (and taken names on /v1/accounts) per client address per minute, likewise; default 20. */
+  loginFailuresPerMinutePerAddress: number;
+  /** Accounts created per client address per hour (a bucket of this size, refilled over an hour); default 100. */
+  accountsPerHourPerAddress: number;
+  /**
+   * Password hashes (scrypt on the CPU pool, ~16 MiB each) queued or running,
+   * node-wide; default 16. Past it /v1/accounts and /v1/sessions answer 503
+   * `unavailable` with Retry-After: 1 instead of queueing without bound.
+   */
+  hashesInFlight: number;
+}
+
+export interface MetricsConfig {
+  port?: number;
+  host?: string;
+  token?: string;
+  public?: boolean;
 }
 
 export interface OperatorKey {
@@ -99,6 +184,13 @@ export interface NodeConfig {
   operator?: OperatorKey;
   /** Allowed Origin headers for WebSocket upgrades; empty: any (or none). */
   origins: string[];
+  /**
+   * Addresses of reverse proxies in front of the node. For a connection from
+   * one of them, the client's address (for the per-address limits) is the
+   * last entry of `X-Forwarded-For`; from anyone else that header is ignored,
+   * since a client could write anything there. Default: none.
+   */
+  trustedProxies: string[];
   /** WebSocket ping interval; a peer silent for two intervals is dropped. Default 30 000 ms. */
   heartbeatMs: number;
   /** Server-side timeouts against slow clients (slowloris): header and request timeouts, ms. */
@@ -108,6 +200,23 @@ export interface NodeConfig {
   push?: { webhook?: { url: string; secret: string; timeoutMs?: number; maxAttempts?: number } };
   /** Enables the fault-injection hooks; default false. */
   faults: boolean;
+  /**
+   * Built-in accounts: POST /v1/accounts and /v1/sessions (passwords kept by
+   * the node). Default: on without an `operator` key, off with one (the
+   * operator's identity system is then the only source of users); set it to
+   * turn them on or off explicitly. Off: both routes answer 404 `not_found`.
+   * `resolveConfig` fills in the default.
+   */
+  builtinAccounts?: boolean;
+  /**
+   * Where GET /metrics is answered. `port`: on an admin listener of its own
+   * (on `host`, default 127.0.0.1), stopped with the node. `token`: only
+   * with `Authorization: Bearer <token>` (401 otherwise), wherever served.
+   * `public`: also on the public port (or the embedding server); default
+   * true for a standalone node without `port` (as before), false otherwise,
+   * so an embedded node exposes nothing on its host's server unless asked.
+   */
+  metrics?: MetricsConfig;
   log: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -128,10 +237,31 @@ export const DEFAULT_LIMITS: Limits = {
   sendBufferBytes: 4 * 1024 * 1024,
   keysRate: 5,
   keysBurst: 20,
+  keysPairBurst: 5,
+  keysPairPerHour: 20,
+  frameRate: 500,
+  frameBurst: 1000,
+  historyBytesRate: 4 * 1024 * 1024,
+  historyBytesBurst: 16 * 1024 * 1024,
+  historyInFlight: 4,
+  historyBytes: 1024 * 1024,
+  userSendsInFlight: 256,
+  connectionsPerUser: 32,
+  connectionsPerAddress: 1024,
+  groupsPerHour: 20,
   presenceSubs: 1024,
   sendsInFlight: 4096,
   httpBodyBytes: 64 * 1024,
   mediaBytes: 64 * 1024 * 1024,
+  devicesPerUser: 16,
+  storedBytesPerUser: 256 * 1024 * 1024,
+  inboxEntries: 100_000,
+  loginRate: 10,
+  loginBurst: 100,
+  loginFailuresPerMinute: 5,
+  loginFailuresPerMinutePerAddress: 20,
+  accountsPerHourPerAddress: 100,
+  hashesInFlight: 16,
 };
 
 export function defaultConfig(): NodeConfig {
@@ -146,6 +276,7 @@ export function defaultConfig(): NodeConfig {
     partitionLog: 'lsn',
     tokenTtlS: 30 * 24 * 3600,
     origins: [],
+    trustedProxies: [],
     heartbeatMs: 30_000,
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000,
@@ -161,8 +292,10 @@ export type ConfigInput = Partial<Omit<NodeConfig, 'limits'>> & { limits?: Parti
 export function mergeConfig(...sources: ConfigInput[]): ConfigInput {
   const out: ConfigInput = {};
   for (const s of sources) {
-    const { limits, ...rest } = s;
+    const { limits, metrics, ...rest } = s;
     for (const [k, v] of Object.entries(rest)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+    // Key by key, so PARLEY_METRICS_PORT does not drop a token from the config file.
+    if (metrics) for (const [k, v] of Object.entries(metrics)) if (v !== undefined) (out.metrics ??= {})[k as keyof MetricsConfig] = v as never;
     if (limits) for (const [k, v] of Object.entries(limits)) if (v !== undefined) (out.limits ??= {})[k as keyof Limits] = v as number;
   }
   return out;
@@ -173,6 +306,8 @@ export function resolveConfig(...sources: ConfigInput[]): NodeConfig {
   const { limits, ...rest } = mergeConfig(...sources);
   const c = { ...defaultConfig(), ...rest } as NodeConfig;
   c.limits = { ...DEFAULT_LIMITS, ...limits };
+  // Built-in accounts next to an operator's identity system only when asked for.
+  c.builtinAccounts ??= c.operator === undefined;
   validateConfig(c);
   return c;
 }
@@ -197,6 +332,7 @@ export function validateConfig(c: NodeConfig): void {
   if (c.secret !== undefined && (typeof c.secret !== 'string' || c.secret.length < 32)) bad('secret must be a string of at least 32 characters');
   int('tokenTtlS', c.tokenTtlS, 60);
   if (!Array.isArray(c.origins) || c.origins.some((o) => typeof o !== 'string')) bad('origins must be an array of strings');
+  if (!Array.isArray(c.trustedProxies) || c.trustedProxies.some((o) => typeof o !== 'string')) bad('trustedProxies must be an array of addresses');
   int('heartbeatMs', c.heartbeatMs, 100);
   int('headersTimeoutMs', c.headersTimeoutMs, 100);
   int('requestTimeoutMs', c.requestTimeoutMs, 100);
@@ -206,6 +342,15 @@ export function validateConfig(c: NodeConfig): void {
   for (const k of Object.keys(DEFAULT_LIMITS) as Array<keyof Limits>) int(`limits.${k}`, L[k], 1);
   if (L.bodyBytes > L.frameBytes) bad('limits.bodyBytes must not exceed limits.frameBytes');
   if (L.historyDefault > L.historyLimit) bad('limits.historyDefault must not exceed limits.historyLimit');
+  if (c.builtinAccounts !== undefined && typeof c.builtinAccounts !== 'boolean') bad('builtinAccounts must be true or false');
+  if (c.metrics !== undefined) {
+    const m = c.metrics;
+    if (typeof m !== 'object' || m === null) bad('metrics must be an object {port, host, token, public}');
+    if (m.port !== undefined) int('metrics.port', m.port, 0, 65535);
+    if (m.host !== undefined && (typeof m.host !== 'string' || m.host.length === 0)) bad('metrics.host must be a non-empty string');
+    if (m.token !== undefined && (typeof m.token !== 'string' || m.token.length < 16)) bad('metrics.token must be a string of at least 16 characters');
+    if (m.public !== undefined && typeof m.public !== 'boolean') bad('metrics.public must be true or false');
+  }
   if (c.operator !== undefined) {
     const o = c.operator;
     if (typeof o !== 'object' || o === null || (typeof o.publicKey !== 'string' && typeof o.secret !== 'string')) bad('operator needs publicKey (PEM) or secret');
@@ -281,10 +426,18 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigInput
     durability: str('PARLEY_DURABILITY') as NodeConfig['durability'] | undefined,
     partitionLog: str('PARLEY_PARTITION_LOG') as NodeConfig['partitionLog'] | undefined,
     origins: env.PARLEY_ORIGINS ? env.PARLEY_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    trustedProxies: env.PARLEY_TRUSTED_PROXIES ? env.PARLEY_TRUSTED_PROXIES.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     heartbeatMs: num('PARLEY_HEARTBEAT_MS'),
     headersTimeoutMs: num('PARLEY_HEADERS_TIMEOUT_MS'),
     requestTimeoutMs: num('PARLEY_REQUEST_TIMEOUT_MS'),
     faults: bool('PARLEY_FAULTS'),
+    builtinAccounts: bool('PARLEY_BUILTIN_ACCOUNTS'),
+    metrics: {
+      port: num('PARLEY_METRICS_PORT'),
+      host: str('PARLEY_METRICS_HOST'),
+      token: str('PARLEY_METRICS_TOKEN'),
+      public: bool('PARLEY_METRICS_PUBLIC'),
+    },
     log: str('PARLEY_LOG') as NodeConfig['log'] | undefined,
     operator: op
       ? {

@@ -15,10 +15,21 @@
  * before it is stored and may reject it with a reason the sender sees
  * (error `forbidden`).
  *
+ * `/metrics` (config `metrics`): on the public port of a standalone node
+ * by default, as before; on an admin listener of its own with
+ * `metrics.port` (host `metrics.host`, default 127.0.0.1), and then not on
+ * the public port unless `metrics.public`; never on an embedding server
+ * unless `metrics.public`; behind `Authorization: Bearer` with
+ * `metrics.token`.
+ *
+ * The node owns a CPU pool (src/runtime/cpu-pool.ts) for password hashing,
+ * made at start and closed at stop; there is no process-wide pool.
+ *
  * Stop, in order: stop accepting connections and new frames, let in-flight
  * sends finish (up to 5 s), close every socket with 1001, stop the runtime
- * (actors passivate, the store flushes and closes). A restart on the same
- * data directory keeps everything.
+ * (actors passivate, the store flushes and closes), close the admin
+ * listener and the CPU pool. A restart on the same data directory keeps
+ * everything.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +39,7 @@ import { PARTITION_HASH } from '../actors/partition.js';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Runtime } from '../runtime/runtime.js';
+import { CpuPool } from '../runtime/cpu-pool.js';
 import { resolveConfig, type ConfigInput, type NodeConfig } from './config.js';
 import { Tokens, nodeSecret } from './auth/tokens.js';
 import { createMetrics, type GatewayMetrics } from './gateway/metrics.js';
@@ -35,6 +47,11 @@ import { Gateway } from './gateway/gateway.js';
 import { httpHandler } from './http/routes.js';
 import type { MessageFilter } from './gateway/session.js';
 import type { ChatModuleConfig } from '../chat/module.js';
+import type { UserMsg } from '../chat/messages.js';
+import { USER_PATTERN, isUser } from './protocol/ids.js';
+
+/** `declareUsers` calls this many user actors at once: thousands at once would block their threads. */
+const DECLARE_SLICE = 64;
 
 export interface NodeOptions extends ConfigInput {
   /** Attach to this server instead of listening on host:port. */
@@ -51,8 +68,17 @@ export interface ParleyNode {
   readonly server: http.Server;
   /** Where it listens (after start), e.g. `http://127.0.0.1:8080`. */
   readonly url: string;
+  /** Where the admin listener serves /metrics (after start, with `metrics.port`), else ''. */
+  readonly metricsUrl: string;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * Declares users of the operator's own identity system: each then exists
+   * (it can be sent to, added to groups, asked for keys) before its first
+   * login. Durable once resolved; declaring one again changes nothing.
+   * Throws on an id that breaks the user rule, before declaring any.
+   */
+  declareUsers(users: string[]): Promise<void>;
 }
 
 const CHAT_MODULE = new URL(import.meta.url.endsWith('.ts') ? '../chat/module.ts' : '../chat/module.js', import.meta.url);
@@ -68,6 +94,8 @@ class NodeImpl implements ParleyNode {
   readonly server: http.Server;
   private gateway: Gateway | null = null;
   private metrics: GatewayMetrics | null = null;
+  private pool: CpuPool | null = null;
+  private admin: http.Server | null = null;
   private started = false;
   private stopping: Promise<void> | null = null;
 
@@ -91,6 +119,11 @@ class NodeImpl implements ParleyNode {
 
   get url(): string {
     const a = this.server.address() as AddressInfo | null;
+    return a ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : '';
+  }
+
+  get metricsUrl(): string {
+    const a = this.admin?.address() as AddressInfo | null | undefined;
     return a ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : '';
   }
 
@@ -127,12 +160,17 @@ class NodeImpl implements ParleyNode {
       return { ...s.totals, connections: this.gateway?.connectionCount ?? 0 };
     });
     this.gateway = new Gateway(rt.host, cfg, tokens, this.metrics, this.filter);
-    const handle = httpHandler({ host: rt.host, cfg, tokens, metrics: this.metrics, startedAt: Date.now() });
+    this.pool = new CpuPool();
+    const deps = { host: rt.host, cfg, tokens, metrics: this.metrics, pool: this.pool, startedAt: Date.now() };
+    // Metrics on the public port only where nobody has to ask for it to be
+    // hidden: a standalone node without an admin port (as before), or when asked.
+    const publicMetrics = cfg.metrics?.public ?? (this.external === null && cfg.metrics?.port === undefined);
+    const handle = httpHandler(deps, { api: true, metrics: publicMetrics });
     if (this.external === null) {
       this.server.on('request', handle);
     } else {
       // Embedded: answer our own routes, leave the rest to the host application.
-      const ours = new Set(['/v1/accounts', '/v1/sessions', '/healthz', '/metrics']);
+      const ours = new Set(['/v1/accounts', '/v1/sessions', '/healthz', ...(publicMetrics ? ['/metrics'] : [])]);
       const others = this.server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
       this.server.removeAllListeners('request');
       this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -141,6 +179,19 @@ class NodeImpl implements ParleyNode {
       });
     }
     this.gateway.attach(this.server);
+    if (cfg.metrics?.port !== undefined) {
+      const admin = http.createServer(httpHandler(deps, { api: false, metrics: true }));
+      admin.headersTimeout = cfg.headersTimeoutMs;
+      admin.requestTimeout = cfg.requestTimeoutMs;
+      this.admin = admin;
+      await new Promise<void>((res, rej) => {
+        admin.once('error', rej);
+        admin.listen(cfg.metrics!.port, cfg.metrics!.host ?? '127.0.0.1', () => {
+          admin.off('error', rej);
+          res();
+        });
+      });
+    }
     if (this.external === null) {
       await new Promise<void>((res, rej) => {
         this.server.once('error', rej);
@@ -157,14 +208,28 @@ class NodeImpl implements ParleyNode {
     return this.stopping;
   }
 
+  async declareUsers(users: string[]): Promise<void> {
+    const bad = users.find((u) => !isUser(u));
+    if (bad !== undefined) throw new TypeError(`declareUsers: ${JSON.stringify(bad)} is not a user id (${USER_PATTERN})`);
+    if (!this.started) throw new Error('declareUsers: start the node first');
+    const host = this.runtime.host;
+    for (let i = 0; i < users.length; i += DECLARE_SLICE) {
+      await Promise.all(users.slice(i, i + DECLARE_SLICE).map((u) => host.ref<UserMsg>(`user:${u}`).call({ t: 'declare' }, { timeout: 30_000 })));
+    }
+  }
+
   private async doStop(): Promise<void> {
     if (!this.started) return;
     const closed = this.external === null ? new Promise<void>((r) => this.server.close(() => r())) : Promise.resolve();
     await this.gateway?.drain(5000);
     this.gateway?.stop();
     this.server.closeIdleConnections?.();
+    const admin = this.admin;
+    const adminClosed = admin ? new Promise<void>((r) => admin.close(() => r())) : Promise.resolve();
+    admin?.closeAllConnections();
     await this.runtime.stop();
-    await closed;
+    await this.pool?.close();
+    await Promise.all([closed, adminClosed]);
   }
 }
 

@@ -73,6 +73,7 @@ test('group_event created {inbox, conv, group, event, by, users} reaches every m
   try {
     const pa = await a.connect();
     const pb = await b.connect();
+    await n.node.declareUsers([c.user]); // c exists (PROTOCOL.md "Recipients") and has never connected
     const g = await create(pa, [b.user, c.user]); // c is offline
     for (const p of [pa, pb]) {
       const e = await p.next(event('created'));

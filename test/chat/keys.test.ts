@@ -68,6 +68,7 @@ test('keys_get {rid, user} → keys {rid, user, devices: [{device, identityKey, 
 test('keys_get of a user without keys → keys with no devices', async () => {
   const [u, asker] = await Promise.all([TestUser.create(n, 'knone'), TestUser.create(n, 'kask')]);
   try {
+    await n.node.declareUsers([u.user]); // it exists (PROTOCOL.md "Recipients"), with no device
     const p = await asker.connect();
     const r = await p.request({ t: 'keys_get', user: u.user });
     assert.equal(r.t, 'keys');
@@ -134,8 +135,8 @@ test('a one-time prekey is handed out at most once, even to concurrent keys_get 
   }
 });
 
-test('keys_get is rate-limited per device: past the burst, error rate_limited with the rid', async () => {
-  const [owner, asker] = await Promise.all([TestUser.create(n, 'krl'), TestUser.create(n, 'krla')]);
+test('keys_get is rate-limited per requesting user: past the burst, error rate_limited with the rid; the user’s other devices share the bucket', async () => {
+  const [owner, asker, third] = await Promise.all([TestUser.create(n, 'krl'), TestUser.create(n, 'krla'), TestUser.create(n, 'krlb')]);
   try {
     const p = await owner.connect();
     await p.request({ t: 'keys_put', ...bundle('rl', []) });
@@ -150,11 +151,13 @@ test('keys_get is rate-limited per device: past the burst, error rate_limited wi
     assert.ok(limited.length >= 1, 'some were refused');
     assert.ok(answers.length - limited.length <= KEYS_BURST + Math.ceil(5 * elapsedS) + 1, 'no more than the burst plus the refill');
     assert.equal(answers[0]!.t, 'keys', 'the first ones are answered');
-    // Another device is not affected by this one's bucket.
+    // Another device of the same user draws on the same buckets; another user does not.
     const other = await asker.connect('laptop');
-    assert.equal((await other.request({ t: 'keys_get', user: owner.user })).t, 'keys');
+    assert.equal((await other.request({ t: 'keys_get', user: owner.user })).code, 'rate_limited');
+    const pt = await third.connect();
+    assert.equal((await pt.request({ t: 'keys_get', user: owner.user })).t, 'keys');
     assert.equal(pa.closeCode, null, 'the connection stays open');
   } finally {
-    await Promise.all([owner.closeAll(), asker.closeAll()]);
+    await Promise.all([owner.closeAll(), asker.closeAll(), third.closeAll()]);
   }
 });

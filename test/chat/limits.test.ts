@@ -81,6 +81,7 @@ test('Sizes: a body is measured encoded — exactly limits.bodyBytes is accepted
 test('Sizes: on parley.v1.msgpack the body is measured as MessagePack', async () => {
   const [a, b] = await Promise.all([TestUser.create(n, 'mza'), TestUser.create(n, 'mzb')]);
   try {
+    await n.node.declareUsers([b.user]); // a recipient must exist (PROTOCOL.md "Recipients")
     const pa = await a.connect('phone', { codec: 'msgpack' });
     // A string of 256 to 65535 bytes is encoded with a 3-byte header (str 16).
     const fits = await pa.sendMsg(`user:${b.user}`, 'x'.repeat(BODY - 3));

@@ -22,6 +22,8 @@ test('example: embedded in an existing HTTP server, host routes and Parley share
     assert.equal(await (await fetch(`${app.url}/hello`)).text(), 'hello from the host application\n');
     assert.equal(((await (await fetch(`${app.url}/healthz`)).json()) as { status: string }).status, 'ok');
     const a = await client(app.url, 'ann');
+    // A recipient must exist (an account, a device once, or declared by the operator).
+    await createAccount(app.url, 'ben', 'password-1');
     const sent = await a.send('user:ben', 'quiet please');
     assert.equal(sent.seq, 1);
     await assert.rejects(a.send('user:ben', 'LOUD NOISES'), (e: unknown) => e instanceof ParleyClientError && e.code === 'forbidden' && /no shouting/.test(e.message));

@@ -20,6 +20,8 @@ export interface TokenClaims {
   device: string;
   /** Milliseconds since the epoch. */
   expiresAt: number;
+  /** When the token was issued (`iat`), ms since the epoch; 0 when it does not say. */
+  issuedAt: number;
 }
 
 export class TokenError extends Error {
@@ -80,7 +82,7 @@ export class Tokens {
     const device = (payload as { dev?: unknown }).dev;
     if (!isUser(user)) throw new TokenError('token sub is not a valid user id');
     if (!isDevice(device)) throw new TokenError('token dev is not a valid device id');
-    return { user, device, expiresAt: (payload.exp ?? 0) * 1000 };
+    return { user, device, expiresAt: (payload.exp ?? 0) * 1000, issuedAt: (typeof payload.iat === 'number' ? payload.iat : 0) * 1000 };
   }
 }
 

@@ -8,6 +8,12 @@
  *   error would take the whole process down (FACTS.md).
  * - No per-message deflate (it costs ~13× in CPU for chat-sized frames).
  * - An optional Origin allow-list is checked before the upgrade (403).
+ * - Connections per client address are capped (`connectionsPerAddress`,
+ *   1024): past it the upgrade is refused with HTTP 429 before any
+ *   WebSocket state exists. The count follows the raw socket, so it is
+ *   released however the connection ends. The address is the socket's peer,
+ *   or for a connection from a `trustedProxies` address the last entry of
+ *   its `X-Forwarded-For`.
  * - Heartbeat: a ping every `heartbeatMs` (30 s); a socket that did not
  *   answer the previous one is dropped. An upgraded socket has no other
  *   idle timeout in Node, so this is what finds dead peers.
@@ -22,6 +28,8 @@ import type { NodeConfig } from '../config.js';
 import type { Tokens } from '../auth/tokens.js';
 import type { GatewayMetrics } from './metrics.js';
 import { CLOSE, Session, type MessageFilter, type SessionDeps } from './session.js';
+import { Admission } from './admission.js';
+import { clientAddress } from '../client-address.js';
 
 export class Gateway {
   private readonly wss: WebSocketServer;
@@ -31,6 +39,7 @@ export class Gateway {
   private readonly inflight = { n: 0, sends: 0, draining: false };
   /** One for every session: a per-connection copy costs memory for nothing. */
   private readonly deps: SessionDeps;
+  readonly admission: Admission;
 
   constructor(
     private readonly host: Host,
@@ -50,7 +59,9 @@ export class Gateway {
       },
     });
     this.wss.on('error', () => undefined);
+    this.admission = new Admission(cfg.limits);
     this.deps = {
+      admission: this.admission,
       host,
       limits: cfg.limits,
       tokens,
@@ -72,7 +83,9 @@ export class Gateway {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.heartbeat = setInterval(() => this.beat(), this.cfg.heartbeatMs);
     this.heartbeat.unref();
+    this.admission.start();
   }
+
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', destroySocket);
@@ -81,12 +94,18 @@ export class Gateway {
     if (this.stopping) return reject(socket, 503, 'Service Unavailable');
     const origin = req.headers.origin;
     if (this.cfg.origins.length > 0 && (origin === undefined || !this.cfg.origins.includes(origin))) return reject(socket, 403, 'Forbidden');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws));
+    const addr = clientAddress(req, this.cfg.trustedProxies);
+    if (!this.admission.openAddress(addr)) {
+      this.metrics.rateLimited.inc();
+      return reject(socket, 429, 'Too Many Requests', `connections: at most ${this.cfg.limits.connectionsPerAddress} per client address (limits.connectionsPerAddress)`);
+    }
+    socket.once('close', () => this.admission.closeAddress(addr));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, addr));
   }
 
-  private connected(ws: WebSocket): void {
+  private connected(ws: WebSocket, addr: string): void {
     const codec: ClientCodec = SUBPROTOCOLS[ws.protocol] ?? 'json';
-    const s = new Session(ws, codec, this.deps);
+    const s = new Session(ws, codec, this.deps, addr);
     this.sessions.add(s);
     this.metrics.connections.inc();
     // Shared listeners that find the session on the socket: four closures per
@@ -130,6 +149,7 @@ export class Gateway {
   stop(): void {
     this.stopping = true;
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    this.admission.stop();
     for (const s of [...this.sessions]) s.close(CLOSE.goingAway, 'node shutting down');
     this.wss.close();
   }
@@ -153,6 +173,8 @@ function destroySocket(this: Duplex): void {
   this.destroy();
 }
 
-function reject(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function reject(socket: Duplex, status: number, text: string, why = ''): void {
+  const body = why === '' ? '' : JSON.stringify({ error: { code: status === 429 ? 'rate_limited' : 'forbidden', message: why } });
+  const extra = status === 429 ? 'Retry-After: 1\r\nContent-Type: application/json\r\n' : '';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }

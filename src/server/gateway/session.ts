@@ -10,17 +10,24 @@
  * Rules enforced here (PROTOCOL.md): `auth` first, within `authTimeoutMs`
  * (10 s; else close 4002); any other frame first → `unauthorized` and close
  * 4001; frames over `frameBytes` → close 1009 (ws `maxPayload`); `body` over
- * `bodyBytes` → `too_large`; sends over the token bucket (200, refilled at
- * 50/s), and other frames but `ack` and `ping` over a bucket of their own
- * (`requestRate`/`requestBurst`, the same defaults) → `rate_limited`, and
- * close 4008 after `rateAbuseMs` (10 s) of refusals without a pause (a
- * pause: `RATE_PAUSE_MS`, 1 s, without a refused frame); a reader that
- * keeps more than `sendBufferBytes` (4 MiB) queued for
+ * `bodyBytes` → `too_large`; a user past `connectionsPerUser` (32) → close
+ * 4029. The rate limits are the device's and the user's, kept in
+ * `Admission` across connections: every frame (invalid ones, `ack` and
+ * `ping` included) takes a token from the device's frame bucket (1000,
+ * refilled at 500/s); sends from the send bucket (200, 50/s); other frames
+ * but `ack` and `ping` from the request bucket (200, 50/s); `keys_get`,
+ * `history` and `group_create` from the user's buckets of their own. A
+ * refusal is `rate_limited`, and `rateAbuseMs` (10 s) of refusals without a
+ * pause (`RATE_PAUSE_MS`, 1 s, without a refused frame) close with 4008. A
+ * reader that keeps more than `sendBufferBytes` (4 MiB) queued for
  * `SLOW_READER_GRACE_MS` (5 s), or more than any burst can need, is
- * dropped; with `sendsInFlight` (4096) sends in flight on the node, a send
- * is answered `unavailable` at once; the same device connecting again
- * closes the older connection with 4010. Every error names the rule it
- * broke and leaves the connection open unless a close code applies.
+ * dropped; with `sendsInFlight` (4096) sends in flight on the node, or the
+ * user's share `userSendsInFlight` (256), a send is answered `unavailable`
+ * at once; the same device connecting again closes the older connection
+ * with 4010. Every error names the rule it broke, in words written for
+ * clients (never an exception's own text), and leaves the connection open
+ * unless a close code applies. An answer for a socket that has gone is
+ * dropped before it is encoded.
  */
 import type { WebSocket } from 'ws';
 import { nanoid } from 'nanoid';
@@ -30,8 +37,9 @@ import type { Host } from '../../actors/host.js';
 import { CallError } from '../../actors/errors.js';
 import { checkFrame, type ClientFrame, type FrameOf } from '../protocol/frames.js';
 import { dmConv, parseConv } from '../protocol/ids.js';
-import { decodeFrame, encodeFrame, encodedSize, type ClientCodec } from '../../transport/client-codec.js';
-import { TokenBucket } from './token-bucket.js';
+import { decodeFrame, encodeFrame, encodedSize, FrameDecodeError, type ClientCodec } from '../../transport/client-codec.js';
+import type { Admission, DeviceLimits, UserLimits } from './admission.js';
+import { TokenError } from '../auth/tokens.js';
 import { corkForTurn } from './cork.js';
 import { isError, type ConnMsg, type ConvMsg, type DomainError, type ErrorCode, type SendMsg, type UserMsg } from '../../chat/messages.js';
 import type { Limits } from '../config.js';
@@ -46,7 +54,7 @@ export const RATE_PAUSE_MS = 1000;
 /** Frames outside the request bucket: sends have their own, acks are bounded by what was sent, a ping only writes a pong. */
 const OWN_LIMITS: ReadonlySet<string> = new Set(['send', 'ack', 'ping']);
 
-export const CLOSE = { unauthorized: 4001, authTimeout: 4002, rateAbuse: 4008, replaced: 4010, tooLarge: 1009, goingAway: 1001, slowReader: 1013 } as const;
+export const CLOSE = { unauthorized: 4001, authTimeout: 4002, rateAbuse: 4008, replaced: 4010, tooManyConnections: 4029, tooLarge: 1009, goingAway: 1001, slowReader: 1013 } as const;
 
 /** Moderation hook: return `{ reject: reason }` to refuse a message; the sender sees the reason. */
 export type MessageFilter = (m: {
@@ -63,6 +71,8 @@ export interface SessionDeps {
   limits: Limits;
   tokens: Tokens;
   metrics: GatewayMetrics;
+  /** The limits that outlive a connection (per device, user and address). */
+  admission: Admission;
   callTimeoutMs: number;
   filter?: MessageFilter;
   /** Calls not answered yet, over all sessions (graceful stop waits for 0); `sends` of them are sends. */
@@ -77,16 +87,18 @@ export class Session implements Behaviour<ConnMsg> {
   state: State = 'auth';
   user = '';
   device = '';
+  /** The token's issue time: a device removed after it must not come back with it. */
+  private issuedAt = 0;
   /** Set by the heartbeat: false after a ping until a pong arrives. */
   alive = true;
   private ctx: ActorContext<ConnMsg> | null = null;
   private userRef: ActorRef<UserMsg> | null = null;
   // Made on first use (an idle connection needs none of them): frames behind
-  // `auth`, the send and key-fetch buckets, the presence set, the filter chain.
+  // `auth`, the presence set, the filter chain.
   private queued: ClientFrame[] | null = null;
-  private sendBucket: TokenBucket | null = null;
-  private requestBucket: TokenBucket | null = null;
-  private keysBucket: TokenBucket | null = null;
+  /** The device's and the user's limits, shared with their other connections (set by auth). */
+  private dev: DeviceLimits | null = null;
+  private usr: UserLimits | null = null;
   /** Armed while more than `sendBufferBytes` is queued: drops the reader if it stays so. */
   private slowCheck: ReturnType<typeof setTimeout> | null = null;
   /** Queued past this, the reader is dropped at once: more than a burst (a window of pushes, a history page) can need. */
@@ -107,6 +119,8 @@ export class Session implements Behaviour<ConnMsg> {
     readonly ws: WebSocket,
     readonly codec: ClientCodec,
     private readonly d: SessionDeps,
+    /** The client's address, for the per-address limits (counted by the gateway). */
+    readonly address: string,
   ) {
     const L = d.limits;
     this.sendCap = L.sendBufferBytes + Math.max(L.window, L.historyLimit) * (L.bodyBytes + 1024);
@@ -161,11 +175,22 @@ export class Session implements Behaviour<ConnMsg> {
     }
     if (this.state === 'closed') return;
     this.d.metrics.framesIn.inc();
+    // Every frame of an authenticated device costs a token, whatever it is:
+    // acks, pings and garbage cost the node work too.
+    if (this.dev !== null) {
+      const now = Date.now();
+      if (!this.d.admission.frameBucket(this.dev).take(now)) {
+        if (this.refused(now)) return;
+        this.error('rate_limited', `frames: over ${this.d.limits.frameRate} frames/s per device (bursts of ${this.d.limits.frameBurst}); slow down`);
+        return;
+      }
+    }
     let v: unknown;
     try {
       v = decodeFrame(data, isBinary, this.codec);
     } catch (e) {
-      this.error('bad_request', `malformed ${this.codec === 'json' ? 'JSON' : 'MessagePack'} frame: ${(e as Error).message}`);
+      // The decoder's own text (a stack overflow, a byte offset) is not for clients.
+      this.error('bad_request', e instanceof FrameDecodeError ? e.message : `malformed ${this.codec === 'json' ? 'JSON' : 'MessagePack'} frame`);
       if (this.state === 'auth') this.close(CLOSE.unauthorized, 'auth must be the first frame');
       return;
     }
@@ -220,6 +245,7 @@ export class Session implements Behaviour<ConnMsg> {
     if (this.state === 'closed') return;
     const wasReady = this.state === 'ready';
     this.state = 'closed';
+    if (this.usr !== null) this.d.admission.closeUser(this.user);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
     if (this.slowCheck !== null) clearTimeout(this.slowCheck);
     if (wasReady && this.userRef !== null && this.ctx !== null) this.userRef.send({ t: 'disconnect', device: this.device, conn: this.ctx.self });
@@ -245,6 +271,14 @@ export class Session implements Behaviour<ConnMsg> {
       if (this.state !== 'authing') return;
       this.user = claims.user;
       this.device = claims.device;
+      this.issuedAt = claims.issuedAt;
+      if (!this.d.admission.openUser(this.user)) {
+        this.error('rate_limited', `connections: at most ${this.d.limits.connectionsPerUser} open connections per user (limits.connectionsPerUser)`);
+        this.close(CLOSE.tooManyConnections, 'too many connections for this user');
+        return;
+      }
+      this.usr = this.d.admission.user(this.user);
+      this.dev = this.d.admission.device(this.user, this.device);
       this.userRef = this.d.host.ref<UserMsg>(`user:${this.user}`);
       const r = await this.register();
       if (this.authTimer !== null) clearTimeout(this.authTimer);
@@ -257,9 +291,15 @@ export class Session implements Behaviour<ConnMsg> {
       this.queued = null;
       if (q !== null) for (const x of q) this.run(x);
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      this.error('unauthorized', msg);
-      this.close(CLOSE.unauthorized, 'unauthorized');
+      // A token's fault is told as such; anything else (a timeout, the
+      // user's thread restarting) is ours, and its text stays here.
+      if (e instanceof TokenError || e instanceof RegistrationRefused) {
+        this.error(e instanceof RegistrationRefused ? e.code : 'unauthorized', e.message);
+        this.close(CLOSE.unauthorized, 'unauthorized');
+      } else {
+        this.error('unavailable', 'auth: the node could not register this device now; try again');
+        this.close(CLOSE.goingAway, 'try again');
+      }
     }
   }
 
@@ -267,10 +307,10 @@ export class Session implements Behaviour<ConnMsg> {
   private async register(): Promise<{ inbox: number; now: number }> {
     const ctx = this.ctx!;
     const r = await this.userRef!.call<{ inbox: number; now: number } | DomainError>(
-      { t: 'connect', device: this.device, conn: ctx.self, codec: this.codec },
+      { t: 'connect', device: this.device, conn: ctx.self, codec: this.codec, issuedAt: this.issuedAt },
       { timeout: this.d.callTimeoutMs },
     );
-    if (isError(r)) throw new Error(r.error.message);
+    if (isError(r)) throw new RegistrationRefused(r.error.code, r.error.message);
     this.userMonitor = ctx.monitor(this.userRef!);
     return r;
   }
@@ -281,7 +321,7 @@ export class Session implements Behaviour<ConnMsg> {
     if (!OWN_LIMITS.has(f.t)) {
       const now = Date.now();
       const L = this.d.limits;
-      if (!(this.requestBucket ??= new TokenBucket(L.requestRate, L.requestBurst, now)).take(now)) {
+      if (!this.d.admission.requestBucket(this.dev!).take(now)) {
         if (this.refused(now)) return;
         this.error('rate_limited', `${f.t}: over ${L.requestRate} frames/s other than send, ack and ping (bursts of ${L.requestBurst}); retry later`, f as { rid?: string });
         return;
@@ -305,7 +345,7 @@ export class Session implements Behaviour<ConnMsg> {
           return;
         }
         const limit = f.limit ?? this.d.limits.historyDefault;
-        this.ask(this.conv(f.conv), { t: 'history', user: me, device: this.device, limit, ...(f.before !== undefined ? { before: f.before } : {}) }, f.rid, (r) => ({ t: 'history', rid: f.rid, conv: f.conv, ...(r as object) }));
+        this.history(f, limit);
         return;
       }
       case 'chats':
@@ -327,7 +367,13 @@ export class Session implements Behaviour<ConnMsg> {
         return;
       }
       case 'settings':
-        this.ask(this.userRef!, { t: 'settings', lastSeen: f.lastSeen }, f.rid, () => ({ t: 'ok', rid: f.rid }));
+        this.ask(this.userRef!, { t: 'settings', lastSeen: f.lastSeen, groupAdd: f.groupAdd }, f.rid, () => ({ t: 'ok', rid: f.rid }));
+        return;
+      case 'devices':
+        this.ask(this.userRef!, { t: 'device_list' }, f.rid, (r) => ({ t: 'devices', rid: f.rid, devices: r }));
+        return;
+      case 'device_remove':
+        this.ask(this.userRef!, { t: 'device_remove', device: f.device }, f.rid, () => ({ t: 'ok', rid: f.rid }));
         return;
       case 'typing':
         if (!this.checkConv(f.conv)) return;
@@ -336,6 +382,10 @@ export class Session implements Behaviour<ConnMsg> {
       case 'group_create': {
         if (f.members.length + 1 > this.d.limits.groupMembers && !f.members.includes(me)) {
           this.error('conflict', `group_create.members: a group has at most ${this.d.limits.groupMembers} members`, f);
+          return;
+        }
+        if (!this.d.admission.groupsBucket(this.usr!).take()) {
+          this.error('rate_limited', `group_create: at most ${this.d.limits.groupsPerHour} groups per user per hour (limits.groupsPerHour); retry later`, f);
           return;
         }
         const group = nanoid();
@@ -363,13 +413,21 @@ export class Session implements Behaviour<ConnMsg> {
           () => ({ t: 'ok', rid: f.rid }),
         );
         return;
-      case 'keys_get':
-        if (!(this.keysBucket ??= new TokenBucket(this.d.limits.keysRate, this.d.limits.keysBurst)).take()) {
-          this.error('rate_limited', 'keys_get: too many key fetches; retry later', f);
+      case 'keys_get': {
+        const A = this.d.admission;
+        const L = this.d.limits;
+        if (!A.keysBucket(this.usr!).has()) {
+          this.error('rate_limited', `keys_get: over ${L.keysRate} key fetches/s per user (bursts of ${L.keysBurst}); retry later`, f);
           return;
         }
+        if (!A.keysPairBucket(this.usr!, f.user).take()) {
+          this.error('rate_limited', `keys_get: over ${L.keysPairPerHour} fetches per hour of one user's keys (bursts of ${L.keysPairBurst}); retry later`, f);
+          return;
+        }
+        A.keysBucket(this.usr!).take();
         this.ask(this.d.host.ref<UserMsg>(`user:${f.user}`), { t: 'keys_get' }, f.rid, (r) => ({ t: 'keys', rid: f.rid, user: f.user, devices: r }));
         return;
+      }
       case 'ping':
         this.write(encodeFrame(f.rid !== undefined ? { t: 'pong', rid: f.rid } : { t: 'pong' }, this.codec));
         return;
@@ -394,9 +452,32 @@ export class Session implements Behaviour<ConnMsg> {
     return false;
   }
 
+  /**
+   * `history` costs the bytes of its answer, known only once it is there:
+   * the user's byte bucket must hold a token to ask, and the answer's size
+   * is charged when it comes (it may leave the bucket in debt). At most
+   * `historyInFlight` are asked at once, so a pipelined burst of them
+   * cannot pile answers up in memory.
+   */
+  private history(f: FrameOf<'history'>, limit: number): void {
+    const u = this.usr!;
+    const L = this.d.limits;
+    const bucket = this.d.admission.historyBucket(u);
+    if (u.historyInFlight >= L.historyInFlight || !bucket.has()) {
+      const rule = u.historyInFlight >= L.historyInFlight ? `at most ${L.historyInFlight} history requests in flight per user` : `over ${L.historyBytesRate} bytes/s of history per user`;
+      this.error('rate_limited', `history: ${rule}; retry later`, f);
+      return;
+    }
+    u.historyInFlight++;
+    const msg: ConvMsg = { t: 'history', user: this.user, device: this.device, limit, ...(f.before !== undefined ? { before: f.before } : {}) };
+    void this.ask(this.conv(f.conv), msg, f.rid, (r) => ({ t: 'history', rid: f.rid, conv: f.conv, ...(r as object) }), undefined, (bytes) => bucket.charge(bytes)).finally(() => {
+      u.historyInFlight--;
+    });
+  }
+
   private send(f: FrameOf<'send'>): void {
     const now = Date.now();
-    if (!(this.sendBucket ??= new TokenBucket(this.d.limits.sendRate, this.d.limits.sendBurst, now)).take(now)) {
+    if (!this.d.admission.sendBucket(this.dev!).take(now)) {
       if (this.refused(now)) return;
       this.error('rate_limited', `send: over ${this.d.limits.sendRate} sends/s (bursts of ${this.d.limits.sendBurst}); send it again later with the same id`, f);
       return;
@@ -421,6 +502,12 @@ export class Session implements Behaviour<ConnMsg> {
       // Overload: answer now, before any actor queues it (see limits.sendsInFlight).
       this.d.metrics.shedSends.inc();
       this.error('unavailable', `send: the node has ${this.d.limits.sendsInFlight} sends in flight (limits.sendsInFlight); send it again later with the same id`, f);
+      return;
+    }
+    if (this.usr!.sendsInFlight >= this.d.limits.userSendsInFlight) {
+      // One user's pipelined sends must not take the whole node's pool.
+      this.d.metrics.shedSends.inc();
+      this.error('unavailable', `send: ${this.d.limits.userSendsInFlight} of your sends are in flight (limits.userSendsInFlight); send it again later with the same id`, f);
       return;
     }
     const msg: SendMsg = {
@@ -476,22 +563,34 @@ export class Session implements Behaviour<ConnMsg> {
 
   /** Hands a checked send to the user actor; it counts in `inflight.sends` until answered. */
   private submit(conv: string, msg: SendMsg): void {
+    const u = this.usr!;
     this.d.inflight.sends++;
+    u.sendsInFlight++;
     void this.ask(this.userRef!, { t: 'send', conv, msg }, undefined, (r) => ({ t: 'sent', ...(r as object) }), msg.id).finally(() => {
       this.d.inflight.sends--;
+      u.sendsInFlight--;
     });
   }
 
-  /** Calls an actor and writes the answer (or its error) when it comes. */
-  private ask<M>(to: ActorRef<M>, msg: M, rid: string | undefined, answer: (r: unknown) => object, id?: string): Promise<void> {
+  /**
+   * Calls an actor and writes the answer (or its error) when it comes;
+   * `sized` learns the encoded answer's bytes. An answer for a connection
+   * that has closed meanwhile is dropped unencoded.
+   */
+  private ask<M>(to: ActorRef<M>, msg: M, rid: string | undefined, answer: (r: unknown) => object, id?: string, sized?: (bytes: number) => void): Promise<void> {
     this.d.inflight.n++;
     return to.call<unknown>(msg, { timeout: this.d.callTimeoutMs }).then(
       (r) => {
         this.d.inflight.n--;
+        if (this.state === 'closed') return;
         if (isError(r)) {
           const { code, message, ...more } = r.error;
           this.error(code, message, { ...(rid !== undefined ? { rid } : {}), ...(id !== undefined ? { id } : {}), ...more });
-        } else this.write(encodeFrame(answer(r), this.codec));
+          return;
+        }
+        const data = encodeFrame(answer(r), this.codec);
+        sized?.(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
+        this.write(data);
       },
       (e) => {
         this.d.inflight.n--;
@@ -539,5 +638,15 @@ export class Session implements Behaviour<ConnMsg> {
     this.d.metrics.slowReaders.inc();
     this.ws.terminate();
     this.onClose();
+  }
+}
+
+/** The user actor refused to register the device (removed, or past the device cap): its message is for the client. */
+class RegistrationRefused extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
   }
 }

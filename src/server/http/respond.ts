@@ -1,6 +1,10 @@
 /**
  * Small HTTP helpers: JSON answers, the protocol's error shape
  * `{error: {code, message}}`, and bounded JSON bodies.
+ *
+ * Error messages are written for clients: nothing here passes on the text
+ * of an internal error (a parser's message, a stack, a store error); a
+ * failure that is not an `HttpError` is answered with a fixed message.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -9,6 +13,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Extra headers of the answer, e.g. `retry-after`. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -20,8 +26,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  sendJson(res, status, { error: { code, message } });
+export function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { error: { code, message } }, headers);
 }
 
 /** Reads a JSON object body of at most `limit` bytes; 400 if malformed, 413 if too large. */
