@@ -453,9 +453,19 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (hi <= floor) return { messages: [], more: false };
     const lo = Math.max(floor + 1, hi - limit); // one extra row tells whether older ones exist
     const rows = await this.messages(lo, hi);
-    const more = rows.length > limit;
-    const page = rows.length > limit ? rows.slice(rows.length - limit) : rows;
-    return { messages: page.map((m) => this.view(m, user, device)), more };
+    // Newest first until the page holds `historyBytes` of bodies (at least
+    // one message): a page of 100 × 64 KiB is never built whole, and a
+    // client pages on with `before` as usual.
+    const page: HistoryMessage[] = [];
+    let bytes = 0;
+    for (let i = rows.length - 1; i >= 0 && page.length < limit; i--) {
+      const v = this.view(rows[i]!, user, device);
+      bytes += bodyBytes(v.body);
+      if (page.length > 0 && bytes > this.env.limits.historyBytes) break;
+      page.push(v);
+    }
+    page.reverse();
+    return { messages: page, more: rows.length > page.length };
   }
 
   private async fetch(user: string, device: string, seqs: number[]): Promise<Array<HistoryMessage | null>> {
@@ -656,4 +666,11 @@ export class ConvActor implements Behaviour<ConvMsg> {
 function shortList(names: string[]): string {
   const shown = names.slice(0, NAMES_SHOWN).join(', ');
   return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown;
+}
+
+/** About the encoded size of a body: exact enough to bound a page, without encoding a string twice. */
+function bodyBytes(v: unknown): number {
+  if (typeof v === 'string') return v.length;
+  if (v === null || typeof v !== 'object') return 8;
+  return JSON.stringify(v)?.length ?? 8;
 }
