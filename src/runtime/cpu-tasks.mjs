@@ -4,7 +4,7 @@
 //
 // `scrypt` uses scryptSync on purpose: on this pool thread it costs this
 // thread only. The async form would hand the work to libuv's 4-thread pool,
-// the one LevelDB's synced writes wait on (docs/security-http.md).
+// the one LevelDB's synced writes wait on (docs/security.md).
 import { createHash, scryptSync } from 'node:crypto';
 
 /** Bounds scrypt's memory per job (N = 16384, r = 8 needs 16 MiB). */

@@ -1,5 +1,5 @@
 /**
- * Identity abuse over HTTP (docs/security-http.md): claiming an operator
+ * Identity abuse over HTTP (docs/security.md): claiming an operator
  * user through built-in accounts, which identity routes a node serves,
  * error messages, and where /metrics is answered (the rate limits are in
  * login-limits.test.ts). Every test runs a real node on 127.0.0.1 and

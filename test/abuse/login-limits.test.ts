@@ -1,6 +1,6 @@
 /**
  * Limits of the identity routes over HTTP (src/server/http/attempts.ts,
- * docs/security-http.md): failed logins per user name and per address,
+ * docs/security.md): failed logins per user name and per address,
  * accounts per address, requests per address, password hashes in flight,
  * and a 200-request flood that must not starve anyone's sends. Each test
  * runs its own node on 127.0.0.1 (the buckets are per node and per

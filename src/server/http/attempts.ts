@@ -29,7 +29,7 @@
  * Limits are per node and in memory (a restart forgets them). The address
  * is the caller's (routes.ts: the TCP peer, or the last X-Forwarded-For
  * entry from a `trustedProxies` peer); behind an unlisted reverse proxy
- * every client shares the proxy's buckets (docs/security-http.md).
+ * every client shares the proxy's buckets (docs/security.md).
  */
 import type { Limits } from '../config.js';
 import { TokenBucket } from '../gateway/token-bucket.js';
