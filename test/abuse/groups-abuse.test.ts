@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bystanders, exchange, msgId, newUser, sleep, startNode, unaffected, uniqueUser, type Bystanders, type Frame, type Peer, type TestNode } from './helpers.js';
+import { bystanders, exchange, msgId, newUser, sleep, startNode, unaffected, uniqueUser, type Bystanders, type Frame, type Peer, type TestNode, expectError } from './helpers.js';
 
 type U = { name: string; peer: Peer };
 
@@ -26,12 +26,6 @@ async function post(from: U, group: string, body: unknown): Promise<Frame> {
   const sent = await from.peer.next((f) => f.id === id && (f.t === 'sent' || f.t === 'error'), 5000, `sent ${id}`);
   assert.equal(sent.t, 'sent', JSON.stringify(sent));
   return sent;
-}
-
-function expectError(r: Frame, code: string, text?: string): void {
-  assert.equal(r.t, 'error', `expected error ${code}, got ${JSON.stringify(r).slice(0, 400)}`);
-  assert.equal(r.code, code, String(r.message));
-  if (text !== undefined) assert.ok(String(r.message).includes(text), `message ${JSON.stringify(r.message)} lacks ${JSON.stringify(text)}`);
 }
 
 describe('groups against their members', () => {

@@ -358,3 +358,10 @@ export async function until(cond: () => boolean | Promise<boolean>, timeoutMs: n
     await sleep(20);
   }
 }
+
+/** `r` is an error frame with `code`, whose message contains `text` when given. */
+export function expectError(r: Frame, code: string, text?: string): void {
+  assert.equal(r.t, 'error', `expected error ${code}, got ${JSON.stringify(r).slice(0, 400)}`);
+  assert.equal(r.code, code, String(r.message));
+  if (text !== undefined) assert.ok(String(r.message).includes(text), `message ${JSON.stringify(r.message)} lacks ${JSON.stringify(text)}`);
+}

@@ -187,7 +187,8 @@ describe('a slow reader', () => {
 describe('a reader that keeps up', () => {
   test('is not dropped when more than limits.sendBufferBytes is due at once (a window of large messages on reconnect)', async () => {
     // 200 unread messages of 32 KiB: ~6.5 MB pushed at once, against a 512 KiB buffer.
-    const t = await startNode({ limits: { sendBufferBytes: 512 * 1024, bodyBytes: 32 * 1024, sendRate: 100_000, sendBurst: 100_000 } });
+    // historyBytes raised so that one page really is 100 × 32 KiB, past the buffer.
+    const t = await startNode({ limits: { sendBufferBytes: 512 * 1024, bodyBytes: 32 * 1024, sendRate: 100_000, sendBurst: 100_000, historyBytes: 4 * 1024 * 1024 } });
     try {
       const writer = await newUser(t, 'bulk');
       const reader = uniqueUser('reader');

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tokens } from '../../src/server/auth/tokens.js';
-import { SECRET, bystanders, connect, dm, login, msgId, newUser, signup, sleep, startNode, unaffected, uniqueUser, Peer, type Bystanders, type Frame, type TestNode } from './helpers.js';
+import { SECRET, bystanders, connect, dm, login, msgId, newUser, signup, sleep, startNode, unaffected, uniqueUser, Peer, type Bystanders, type Frame, type TestNode, expectError } from './helpers.js';
 
 type U = { name: string; peer: Peer };
 
@@ -18,12 +18,6 @@ const DAY = 24 * 3600 * 1000;
 async function send(from: U, to: string, body: unknown, id = msgId()): Promise<Frame> {
   from.peer.send({ t: 'send', id, to, body });
   return from.peer.next((f) => f.id === id && (f.t === 'sent' || f.t === 'error'), 5000, `answer to ${id}`);
-}
-
-function expectError(r: Frame, code: string, text?: string): void {
-  assert.equal(r.t, 'error', `expected error ${code}, got ${JSON.stringify(r).slice(0, 400)}`);
-  assert.equal(r.code, code, String(r.message));
-  if (text !== undefined) assert.ok(String(r.message).includes(text), `message ${JSON.stringify(r.message)} lacks ${JSON.stringify(text)}`);
 }
 
 describe('recipients', () => {

@@ -523,7 +523,7 @@ describe('dead letters', () => {
     host.decodeRef('n', 'pid$9.1.1', -1, 9, 1).send('x');
 
     const counts = host.getStats().deadLetters;
-    assert.deepEqual(counts, { noproc: 2, stopped: 2, mailbox_full: 1, no_route: 1, activation_failed: 1 });
+    assert.deepEqual(counts, { noproc: 2, stopped: 2, mailbox_full: 1, no_route: 1, activation_failed: 1, unencodable: 0 });
     assert.equal(host.deadLetters.total, 7);
     assert.equal(seen.length, 7);
     assert.deepEqual(
