@@ -57,6 +57,8 @@ async function start(data: string, url: string): Promise<ParleyNode> {
 
 async function sendAsAlice(node: ParleyNode, to: string, body: string): Promise<void> {
   await createAccount(node.url, 'alice', 'password-1').catch(() => undefined);
+  // The recipient must exist; the operator declares it (it never connects here).
+  await node.declareUsers([to]);
   const s = await login(node.url, 'alice', 'password-1', 'phone');
   const c = new ParleyClient({ url: node.url.replace('http', 'ws') + '/v1/ws', token: s.token, reconnect: false });
   await c.connect();
