@@ -1,5 +1,5 @@
 /**
- * The frames of client protocol v1 (/work/shared/PROTOCOL.md, "WebSocket"),
+ * The frames of client protocol v1 (docs/protocol.md and the contract it implements, "WebSocket"),
  * as discriminated unions on `t`.
  *
  * - {@link ClientFrame}: every row of "Client to server".
