@@ -72,7 +72,7 @@ import {
   type StoredMessage,
   type UserMsg,
 } from './messages.js';
-import { parseConv } from '../server/protocol/ids.js';
+import { parseConv } from '../protocol/ids.js';
 
 const CACHE = 1024;
 const RETRY_MS = 5000;

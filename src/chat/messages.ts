@@ -9,10 +9,11 @@
  * throw would crash the actor, and a bad request is not a crash.
  */
 import type { ActorRef } from '../actors/ref.js';
-import type { ClientCodec } from '../transport/client-codec.js';
+import type { ClientCodec } from '../protocol/connection.js';
 
 /** PROTOCOL.md's error codes, declared once with the protocol's frame types. */
-import type { ErrorCode, Group } from '../client/frames.js';
+import type { ErrorCode } from '../protocol/errors.js';
+import type { Group } from '../protocol/server-frames.js';
 export type { ErrorCode };
 
 export interface DomainError {

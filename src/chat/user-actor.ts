@@ -44,14 +44,15 @@ import type { ActorContext, Behaviour, Signal } from '../actors/behaviour.js';
 import type { ActorRef } from '../actors/ref.js';
 import { SmallMap } from '../actors/small-map.js';
 import type { Transaction } from '../store/index.js';
-import { encodeFrame, type ClientCodec } from '../transport/client-codec.js';
+import { encodeFrame } from '../protocol/codec.js';
+import type { ClientCodec } from '../protocol/connection.js';
 import { WriteBehind } from './write-behind.js';
 import type { ChatEnv } from './env.js';
 import type { UserConv, UserRecord, KeyRecord } from './tables.js';
 import { fail, isError, storedMessage, type ChatSummary, type ConnMsg, type ConvMsg, type DeviceInfo, type DeviceKeys, type DomainError, type HistoryMessage, type InboxEntry, type OwnSent, type SendMsg, type Sent, type StoredMessage, type UserMsg } from './messages.js';
 import { deferTo } from './defer.js';
 import { addUnread, countUnread, readUnread } from './unread.js';
-import { parseConv } from '../server/protocol/ids.js';
+import { parseConv } from '../protocol/ids.js';
 
 const CACHE = 1024;
 /** Removed devices remembered for token revocation (UserRecord.removed). */

@@ -33,7 +33,7 @@
  *   still be delivered, so it stays pending until answered, rejected or the
  *   client closes.
  * - Requests (`history`, `chats`, `presenceSub`, `settings`, `group*`,
- *   `keysPut`, `keysGet`, `ping`) carry a `rid` and resolve with the answer
+ *   `keysPut`, `keysGet`, `devices`, `deviceRemove`, `ping`) carry a `rid` and resolve with the answer
  *   of that `rid` or reject with the `error` of that `rid`, or `timeout` after
  *   `requestTimeoutMs`. A request made while disconnected is written after
  *   the next `ready`; one written on a connection that drops before its
@@ -81,32 +81,29 @@ import { backoffDelay } from './backoff.js';
 import { codecFor, codecForSubprotocol, wireLength, type Codec, type WireData } from './codec.js';
 import { ParleyClientError } from './errors.js';
 import { Emitter, type ParleyClientEvent, type ParleyClientHandler } from './events.js';
-import {
-  CLIENT_ID_PATTERN,
-  CloseCode,
-  type AnswerFrame,
-  type ChatSummary,
-  type ChatsFrame,
-  type ConvId,
-  type DeviceKeys,
-  type ErrorFrame,
-  type Group,
-  type GroupFrame,
-  type HistoryFrame,
-  type InboxFrame,
-  type KeysFrame,
-  type LastSeenVisibility,
-  type OkFrame,
-  type OneTimePreKey,
-  type PongFrame,
-  type PresenceFrame,
-  type ReadyFrame,
-  type SendFrame,
-  type SendTarget,
-  type SentFrame,
-  type SignedPreKey,
-  type TypingFrame,
-} from './frames.js';
+import { CloseCode } from '../protocol/connection.js';
+import { CLIENT_ID_PATTERN, isClientId, type ConvId, type SendTarget } from '../protocol/ids.js';
+import type { Audience, ClientFrame, OneTimePreKey, RequestFrame, SendFrame, SignedPreKey } from '../protocol/client-frames.js';
+import type {
+  AnswerFrame,
+  ChatSummary,
+  ChatsFrame,
+  DeviceInfo,
+  DeviceKeys,
+  DevicesFrame,
+  ErrorFrame,
+  Group,
+  GroupFrame,
+  HistoryFrame,
+  InboxFrame,
+  KeysFrame,
+  OkFrame,
+  PongFrame,
+  PresenceFrame,
+  ReadyFrame,
+  SentFrame,
+  TypingFrame,
+} from '../protocol/server-frames.js';
 import { Inbox } from './inbox.js';
 import { normalizeOptions, type NormalizedOptions, type ParleyClientOptions } from './options.js';
 import { Outbox, type SendResult, type Writer } from './outbox.js';
@@ -133,6 +130,16 @@ export interface KeyBundle {
   identityKey: string;
   signedPreKey: SignedPreKey;
   oneTimePreKeys: OneTimePreKey[];
+}
+
+/** A request as the caller builds it: the client adds the `rid`. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+type RequestFields = DistributiveOmit<RequestFrame, 'rid'>;
+
+/** What `settings` changes; at least one of the two. */
+export interface UserSettings {
+  lastSeen?: Audience;
+  groupAdd?: Audience;
 }
 
 export type ParleyClientState = 'idle' | 'connecting' | 'open' | 'waiting' | 'closed';
@@ -567,7 +574,7 @@ export class ParleyClient {
     return conn === null ? null : (data) => this.#writeData(conn, data);
   }
 
-  #write(conn: Connection, frame: object): void {
+  #write(conn: Connection, frame: ClientFrame): void {
     this.#writeData(conn, this.#codec.encode(frame));
   }
 
@@ -576,7 +583,7 @@ export class ParleyClient {
     conn.ws.send(data);
   }
 
-  #encodeChecked(frame: object): WireData {
+  #encodeChecked(frame: ClientFrame): WireData {
     const data = this.#codec.encode(frame);
     const max = this.#opts.maxFrameBytes;
     // A UTF-8 string is at most 3 bytes per UTF-16 unit: skip the count when it cannot exceed.
@@ -605,8 +612,8 @@ export class ParleyClient {
   #enqueueSend(to: string, options: SendOptions, build: (id: string) => SendFrame): Promise<SendResult> {
     if (this.#state === 'closed') return Promise.reject(new ParleyClientError('closed', 'the client is closed', { id: options.id }));
     const id = options.id ?? nanoid();
-    if (typeof id !== 'string' || !CLIENT_ID_PATTERN.test(id)) {
-      return Promise.reject(new ParleyClientError('invalid_argument', `send id must match ${CLIENT_ID_PATTERN.source}`, { id }));
+    if (!isClientId(id)) {
+      return Promise.reject(new ParleyClientError('invalid_argument', `send id must match ${CLIENT_ID_PATTERN}`, { id }));
     }
     if (typeof to !== 'string' || !/^(user|group):./.test(to)) {
       return Promise.reject(new ParleyClientError('invalid_argument', `send target must be user:<u> or group:<g>, got ${String(to)}`, { id }));
@@ -660,7 +667,7 @@ export class ParleyClient {
   // -------------------------------------------------------------------------
   // Requests
 
-  #request<T extends AnswerFrame>(fields: Record<string, unknown> & { t: string }, expect: T['t']): Promise<T> {
+  #request<T extends AnswerFrame>(fields: RequestFields, expect: T['t']): Promise<T> {
     if (this.#state === 'closed') return Promise.reject(new ParleyClientError('closed', 'the client is closed'));
     const rid = this.#requests.nextRid();
     let data: WireData;
@@ -690,8 +697,34 @@ export class ParleyClient {
     for (const u of users) this.#presenceUsers.add(u);
   }
 
-  async settings(settings: { lastSeen: LastSeenVisibility }): Promise<void> {
-    await this.#request<OkFrame>({ t: 'settings', lastSeen: settings.lastSeen }, 'ok');
+  /**
+   * Changes the user's settings (every device's): `lastSeen` hides or shows
+   * `presence.lastSeen`; `groupAdd: 'nobody'` refuses being added to groups
+   * by others. Give one or both; one alone leaves the other as it was.
+   */
+  async settings(settings: UserSettings): Promise<void> {
+    const { lastSeen, groupAdd } = settings;
+    if (lastSeen === undefined && groupAdd === undefined) {
+      throw new ParleyClientError('invalid_argument', 'settings needs lastSeen, groupAdd or both');
+    }
+    await this.#request<OkFrame>({ t: 'settings', ...(lastSeen !== undefined && { lastSeen }), ...(groupAdd !== undefined && { groupAdd }) }, 'ok');
+  }
+
+  /** The user's registered devices, sorted by name, with whether each is online now. */
+  async devices(): Promise<DeviceInfo[]> {
+    return (await this.#request<DevicesFrame>({ t: 'devices' }, 'devices')).devices;
+  }
+
+  /**
+   * Forgets one of the user's devices: its place in the inbox, its keys, and
+   * its open connection (closed with 4001); its tokens issued before now are
+   * refused. `not_found` for a device the user does not have. Removing this
+   * client's own device ends this client: the node closes its connection
+   * with 4001 before answering, so the call rejects with `disconnected` and
+   * `close` reports 4001.
+   */
+  async deviceRemove(device: string): Promise<void> {
+    await this.#request<OkFrame>({ t: 'device_remove', device }, 'ok');
   }
 
   async groupCreate(name: string, members: string[]): Promise<Group> {

@@ -23,7 +23,7 @@
  * writable): `encode` copies the bytes into a buffer of their own.
  */
 import { Packr, Unpackr, type Options } from 'msgpackr';
-import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK } from './frames.js';
+import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK } from '../protocol/connection.js';
 
 export type CodecName = 'json' | 'msgpack';
 

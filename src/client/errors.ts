@@ -20,7 +20,8 @@
  *
  * Branch on `code`, never on `message`: messages are for people.
  */
-import type { ErrorCode, ErrorFrame } from './frames.js';
+import type { ErrorCode } from '../protocol/errors.js';
+import type { ErrorFrame } from '../protocol/server-frames.js';
 
 export type ClientErrorCode =
   | 'timeout'

@@ -18,7 +18,7 @@ import type {
   ReadyFrame,
   ReceiptFrame,
   TypingFrame,
-} from './frames.js';
+} from '../protocol/server-frames.js';
 
 export interface CloseInfo {
   /** The close code that ended the client; 1000 after `close()`. */

@@ -1,5 +1,5 @@
 /**
- * The HTTP half of the client: accounts and sessions (PROTOCOL.md, "HTTP").
+ * The HTTP half of the client: accounts and sessions (docs/protocol.md, "HTTP").
  *
  * - `createAccount` → `POST /v1/accounts {user, password}` → `{user}` (201).
  * - `login` → `POST /v1/sessions {user, password, device}` → `{token, expiresAt}`
@@ -13,7 +13,7 @@
  * and after `timeoutMs` (10 000 by default) with `timeout`.
  */
 import { ParleyClientError, type ParleyClientErrorCode } from './errors.js';
-import { ERROR_CODES, type ErrorCode } from './frames.js';
+import { isErrorCode } from '../protocol/errors.js';
 
 export interface HttpOptions {
   /** Default 10 000 ms. */
@@ -73,7 +73,7 @@ async function postJson(baseUrl: string, path: string, body: unknown, options: H
   }
   const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   if (error !== undefined && typeof error.code === 'string') {
-    const code: ParleyClientErrorCode = (ERROR_CODES as readonly string[]).includes(error.code) ? (error.code as ErrorCode) : 'http_error';
+    const code: ParleyClientErrorCode = isErrorCode(error.code) ? error.code : 'http_error';
     const message = typeof error.message === 'string' ? error.message : `${error.code}`;
     throw new ParleyClientError(code, message, { status: res.status });
   }

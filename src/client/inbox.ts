@@ -15,7 +15,7 @@
  *   `ack(n)` was given without `autoAck`. The connection caps it at what the
  *   server sent on that connection.
  */
-import type { InboxFrame } from './frames.js';
+import type { InboxFrame } from '../protocol/server-frames.js';
 
 export class Inbox {
   readonly #deliver: (frame: InboxFrame) => Promise<void> | undefined;

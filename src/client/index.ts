@@ -1,7 +1,7 @@
 /**
  * The Parley client SDK: protocol v1 over WebSocket, and the HTTP calls for
- * accounts and sessions. It depends on the protocol only (no server code):
- * `ws`, `msgpackr` and `nanoid`.
+ * accounts and sessions. It depends on the protocol only (`src/protocol`, no
+ * server code): `ws`, `msgpackr` and `nanoid`.
  */
 export { ParleyClient } from './client.js';
 export type {
@@ -15,6 +15,7 @@ export type {
   ReconnectInfo,
   SendOptions,
   SendResult,
+  UserSettings,
 } from './client.js';
 export {
   DEFAULT_HEARTBEAT_MS,
@@ -33,4 +34,42 @@ export type { Codec, CodecName, WireData } from './codec.js';
 export { backoffDelay } from './backoff.js';
 export type { BackoffPolicy } from './backoff.js';
 export type { WebSocketConstructor, WebSocketLike } from './socket.js';
-export * from './frames.js';
+// The protocol as a client sees it (docs/protocol.md). At run time only the
+// modules without dependencies; the frame modules for their types, so the
+// client never loads the server's schema checker.
+export * from '../protocol/ids.js';
+export * from '../protocol/errors.js';
+export * from '../protocol/connection.js';
+export type * from '../protocol/server-frames.js';
+export type {
+  AckFrame,
+  Audience,
+  AuthFrame,
+  ChatsRequest,
+  ClientFrame,
+  DeviceRemoveRequest,
+  DevicesRequest,
+  GroupAddRequest,
+  GroupAddSetting,
+  GroupCreateRequest,
+  GroupInfoRequest,
+  GroupLeaveRequest,
+  GroupRemoveRequest,
+  GroupUpdateRequest,
+  HistoryRequest,
+  KeyBytes,
+  KeysGetRequest,
+  KeysPutRequest,
+  LastSeenVisibility,
+  OneTimePreKey,
+  PingRequest,
+  PresenceSubRequest,
+  ReadFrame,
+  RequestFrame,
+  SendBodyFrame,
+  SendFrame,
+  SendPayloadsFrame,
+  SettingsRequest,
+  SignedPreKey,
+  TypingRequest,
+} from '../protocol/client-frames.js';

@@ -18,7 +18,8 @@
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import type { WireData } from './codec.js';
 import { ParleyClientError } from './errors.js';
-import type { ConvId, ErrorFrame, SentFrame } from './frames.js';
+import type { ConvId } from '../protocol/ids.js';
+import type { ErrorFrame, SentFrame } from '../protocol/server-frames.js';
 
 export interface SendResult {
   id: string;

@@ -15,7 +15,7 @@
  */
 import type { WireData } from './codec.js';
 import { ParleyClientError } from './errors.js';
-import type { AnswerFrame } from './frames.js';
+import type { AnswerFrame } from '../protocol/server-frames.js';
 
 interface PendingRequest {
   rid: string;

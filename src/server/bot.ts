@@ -17,7 +17,7 @@ import type { ActorContext, Behaviour } from '../actors/behaviour.js';
 import type { ActorRef } from '../actors/ref.js';
 import { ParleyError } from '../actors/errors.js';
 import { isError, type ConnMsg, type ConvMsg, type DomainError, type HistoryMessage, type Sent, type UserMsg } from '../chat/messages.js';
-import { dmConv, isDevice, isUser } from './protocol/ids.js';
+import { dmConv, isDevice, isUser } from '../protocol/ids.js';
 import type { ParleyNode } from './node.js';
 
 /** A message as the bot's device receives it. */

@@ -48,7 +48,7 @@ import { httpHandler } from './http/routes.js';
 import type { MessageFilter } from './gateway/session.js';
 import type { ChatModuleConfig } from '../chat/module.js';
 import type { UserMsg } from '../chat/messages.js';
-import { USER_PATTERN, isUser } from './protocol/ids.js';
+import { USER_PATTERN, isUser } from '../protocol/ids.js';
 
 /** `declareUsers` calls this many user actors at once: thousands at once would block their threads. */
 const DECLARE_SLICE = 64;

@@ -16,7 +16,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FrameSchemas } from '../../src/server/protocol/frames.js';
+import { FrameSchemas } from '../../src/protocol/client-frames.js';
 import { connect, exchange, healthy, newUser, signup, uniqueUser, startNode, type Frame, type Peer, type TestNode } from './helpers.js';
 
 const FRAME = 160 * 1024;

@@ -1,7 +1,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParleyClient, ParleyClientError, type ParleyClientOptions, type MsgFrame, type CloseInfo } from '../../src/client/index.js';
-import { FakeServer, msgFrame, sleep, until, type FakeConn } from './fake-server.js';
+import { checkFrame } from '../../src/protocol/client-frames.js';
+import { FakeServer, msgFrame, rejectsWith, sleep, until, type FakeConn, type Frame } from './fake-server.js';
 
 const T = { timeout: 5_000 };
 
@@ -20,17 +21,6 @@ function deferred<T = void>() {
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<ParleyClientError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ParleyClientError, `expected ParleyClientError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    return e;
-  }
-  assert.fail(`expected a rejection with ${code}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -549,6 +539,89 @@ test('close() rejects pending sends and requests with closed and does not reconn
   await until(() => server.conns[0]?.ws.readyState === 3, 1_000, 'the server side closed');
   await sleep(50);
   assert.equal(server.conns.length, 1);
+});
+
+// ---------------------------------------------------------------------------
+// Settings and devices
+
+/** Whether the server's own schema (src/protocol) accepts a frame as the client wrote it, unchanged. */
+function acceptedAsWritten(frame: Frame): void {
+  const copy = structuredClone(frame);
+  const c = checkFrame(copy);
+  assert.ok(c.ok, c.ok ? '' : c.message);
+  assert.deepEqual(copy, frame, 'no field the protocol does not define');
+}
+
+test('settings sends only the settings given (lastSeen, groupAdd or both) and resolves on ok', T, async (t) => {
+  const { server, client } = await setup(t);
+  server.handle('settings', (f, conn) => conn.send({ t: 'ok', rid: f.rid }));
+  await client.connect();
+  await client.settings({ groupAdd: 'nobody' });
+  await client.settings({ lastSeen: 'nobody' });
+  await client.settings({ lastSeen: 'everyone', groupAdd: 'everyone' });
+  const frames = server.framesOf('settings');
+  assert.deepEqual(frames.map(({ rid: _rid, ...f }) => f), [
+    { t: 'settings', groupAdd: 'nobody' },
+    { t: 'settings', lastSeen: 'nobody' },
+    { t: 'settings', lastSeen: 'everyone', groupAdd: 'everyone' },
+  ]);
+  for (const f of frames) acceptedAsWritten(f);
+});
+
+test('settings with neither lastSeen nor groupAdd is refused locally with invalid_argument', T, async (t) => {
+  const { server, client } = await setup(t);
+  await client.connect();
+  await rejectsWith(client.settings({}), 'invalid_argument');
+  await client.ping();
+  assert.equal(server.framesOf('settings').length, 0);
+});
+
+test('settings refused by the server rejects with its code', T, async (t) => {
+  const { server, client } = await setup(t);
+  server.handle('settings', (f, conn) => conn.send({ t: 'error', code: 'bad_request', message: 'settings: give lastSeen, groupAdd or both', rid: f.rid }));
+  await client.connect();
+  await rejectsWith(client.settings({ groupAdd: 'nobody' }), 'bad_request');
+});
+
+test('devices resolves with the registered devices of the devices answer', T, async (t) => {
+  const { server, client } = await setup(t);
+  const list = [
+    { device: 'laptop', registeredAt: 1_700_000_000_000, online: false },
+    { device: 'phone', registeredAt: 1_700_000_000_500, online: true },
+  ];
+  server.handle('devices', (f, conn) => conn.send({ t: 'devices', rid: f.rid, devices: list }));
+  await client.connect();
+  assert.deepEqual(await client.devices(), list);
+  const [frame] = server.framesOf('devices');
+  assert.deepEqual(frame, { t: 'devices', rid: frame?.rid });
+  acceptedAsWritten(frame!);
+});
+
+test('deviceRemove sends device_remove and resolves on ok; an unknown device rejects with not_found', T, async (t) => {
+  const { server, client } = await setup(t);
+  server.handle('device_remove', (f, conn) =>
+    conn.send(f.device === 'laptop' ? { t: 'ok', rid: f.rid } : { t: 'error', code: 'not_found', message: `device_remove.device: alice has no device ${f.device}`, rid: f.rid }));
+  await client.connect();
+  await client.deviceRemove('laptop');
+  const e = await rejectsWith(client.deviceRemove('tablet'), 'not_found');
+  assert.match(e.message, /no device tablet/);
+  const frames = server.framesOf('device_remove');
+  assert.deepEqual(frames.map((f) => f.device), ['laptop', 'tablet']);
+  for (const f of frames) acceptedAsWritten(f);
+});
+
+test('removing this client\'s own device ends the client with close 4001 and no reconnect', T, async (t) => {
+  const { server, client } = await setup(t);
+  // As the node does: the device's connection is closed before the answer.
+  server.handle('device_remove', (_f, conn) => conn.close(4001, 'device removed'));
+  await client.connect();
+  const closed = new Promise<CloseInfo>((r) => client.on('close', r));
+  // Its answer never comes: the connection went first.
+  await rejectsWith(client.deviceRemove('phone'), 'disconnected');
+  assert.equal((await closed).code, 4001);
+  assert.equal(client.state, 'closed');
+  await sleep(100);
+  assert.equal(server.conns.length, 1, 'no second connection');
 });
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 /**
- * A small stand-in for a Parley node, speaking PROTOCOL.md over `ws` on
+ * A small stand-in for a Parley node, speaking docs/protocol.md over `ws` on
  * 127.0.0.1 (port 0), for testing the client before the real node exists.
  *
  * Default behaviour, per connection: the first frame must be `auth` (token
@@ -12,11 +12,16 @@
  *
  * Frames from a `parley.v1.msgpack` client are decoded with msgpackr's
  * `unpack` and default options, as an unrelated server would.
+ *
+ * Also the helpers the client tests share: `msgFrame`, `sleep`, `until`,
+ * `rejectsWith`.
  */
+import assert from 'node:assert/strict';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { unpack } from 'msgpackr';
 import { jsonCodec, msgpackCodec, type Codec } from '../../src/client/codec.js';
-import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK } from '../../src/client/frames.js';
+import { ParleyClientError } from '../../src/client/errors.js';
+import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK } from '../../src/protocol/connection.js';
 
 export type Frame = Record<string, any> & { t: string };
 
@@ -243,4 +248,16 @@ export async function until(check: () => boolean, timeoutMs = 2_000, what = 'con
     if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
     await sleep(5);
   }
+}
+
+/** Awaits `p` and asserts that it rejects with a `ParleyClientError` of `code`; returns that error. */
+export async function rejectsWith(p: Promise<unknown>, code: string): Promise<ParleyClientError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof ParleyClientError, `expected ParleyClientError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    return e;
+  }
+  assert.fail(`expected a rejection with ${code}`);
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Inbox } from '../../src/client/inbox.js';
-import type { InboxFrame } from '../../src/client/frames.js';
+import type { InboxFrame } from '../../src/protocol/server-frames.js';
 
 const frame = (inbox: number): InboxFrame => ({ t: 'read_sync', inbox, conv: 'dm:a:b', upTo: 1 });
 

@@ -13,7 +13,7 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OperatorKey } from '../config.js';
-import { isDevice, isUser } from '../protocol/ids.js';
+import { isDevice, isUser } from '../../protocol/ids.js';
 
 export interface TokenClaims {
   user: string;

@@ -8,7 +8,7 @@
  * message, often for the same socket in the same turn). So the first write
  * of a turn corks the socket and one `setImmediate` uncorks every socket
  * corked in that turn. Node counts nested corks, so `ws`'s own pairs inside
- * still flush only at our uncork. FACTS.md: +15% for the raw relay.
+ * still flush only at our uncork. Measured: +15% for the raw relay.
  *
  * Nothing is held longer than the turn; `bufferedAmount` (the slow-reader
  * rule) counts corked bytes as queued, which they are.

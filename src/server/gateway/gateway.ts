@@ -5,7 +5,7 @@
  *   know) means JSON.
  * - `maxPayload` is the frame limit (a bigger frame closes with 1009), and
  *   every socket has an `'error'` listener: without one, ws's oversized-frame
- *   error would take the whole process down (FACTS.md).
+ *   error would take the whole process down.
  * - No per-message deflate (it costs ~13× in CPU for chat-sized frames).
  * - An optional Origin allow-list is checked before the upgrade (403).
  * - Connections per client address are capped (`connectionsPerAddress`,
@@ -23,11 +23,11 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Host } from '../../actors/host.js';
-import { SUBPROTOCOLS, type ClientCodec } from '../../transport/client-codec.js';
+import { CloseCode, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, SUBPROTOCOLS, WS_PATH, type ClientCodec } from '../../protocol/connection.js';
 import type { NodeConfig } from '../config.js';
 import type { Tokens } from '../auth/tokens.js';
 import type { GatewayMetrics } from './metrics.js';
-import { CLOSE, Session, type MessageFilter, type SessionDeps } from './session.js';
+import { Session, type MessageFilter, type SessionDeps } from './session.js';
 import { Admission } from './admission.js';
 import { clientAddress } from '../client-address.js';
 
@@ -54,7 +54,7 @@ export class Gateway {
       perMessageDeflate: false,
       clientTracking: false,
       handleProtocols: (protocols) => {
-        for (const p of ['parley.v1.msgpack', 'parley.v1.json']) if (protocols.has(p)) return p;
+        for (const p of [SUBPROTOCOL_MSGPACK, SUBPROTOCOL_JSON]) if (protocols.has(p)) return p;
         return false;
       },
     });
@@ -90,7 +90,7 @@ export class Gateway {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', destroySocket);
     const path = (req.url ?? '').split('?')[0];
-    if (path !== '/v1/ws') return reject(socket, 404, 'Not Found');
+    if (path !== WS_PATH) return reject(socket, 404, 'Not Found');
     if (this.stopping) return reject(socket, 503, 'Service Unavailable');
     const origin = req.headers.origin;
     if (this.cfg.origins.length > 0 && (origin === undefined || !this.cfg.origins.includes(origin))) return reject(socket, 403, 'Forbidden');
@@ -117,7 +117,7 @@ export class Gateway {
     ws.on('message', onMessage);
     this.host.spawn(s, { name: 'conn' }).then(
       () => s.started(),
-      () => s.close(CLOSE.goingAway, 'node shutting down'),
+      () => s.close(CloseCode.goingAway, 'node shutting down'),
     );
   }
 
@@ -150,7 +150,7 @@ export class Gateway {
     this.stopping = true;
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     this.admission.stop();
-    for (const s of [...this.sessions]) s.close(CLOSE.goingAway, 'node shutting down');
+    for (const s of [...this.sessions]) s.close(CloseCode.goingAway, 'node shutting down');
     this.wss.close();
   }
 }

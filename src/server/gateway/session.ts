@@ -7,7 +7,7 @@
  * increasing `seq`). Outbound frames arrive in this actor's mailbox from the
  * user actor, already encoded for this connection's codec.
  *
- * Rules enforced here (PROTOCOL.md): `auth` first, within `authTimeoutMs`
+ * Rules enforced here (docs/protocol.md): `auth` first, within `authTimeoutMs`
  * (10 s; else close 4002); any other frame first → `unauthorized` and close
  * 4001; frames over `frameBytes` → close 1009 (ws `maxPayload`); `body` over
  * `bodyBytes` → `too_large`; a user past `connectionsPerUser` (32) → close
@@ -35,13 +35,16 @@ import type { ActorContext, Behaviour, Signal } from '../../actors/behaviour.js'
 import type { ActorRef } from '../../actors/ref.js';
 import type { Host } from '../../actors/host.js';
 import { CallError } from '../../actors/errors.js';
-import { checkFrame, type ClientFrame, type FrameOf } from '../protocol/frames.js';
-import { dmConv, parseConv } from '../protocol/ids.js';
-import { decodeFrame, encodeFrame, encodedSize, FrameDecodeError, type ClientCodec } from '../../transport/client-codec.js';
+import { checkFrame, type ClientFrame, type FrameOf } from '../../protocol/client-frames.js';
+import { dmConv, parseConv } from '../../protocol/ids.js';
+import { decodeFrame, encodeFrame, encodedSize, FrameDecodeError } from '../../protocol/codec.js';
+import { CloseCode, type ClientCodec } from '../../protocol/connection.js';
+import type { ErrorCode } from '../../protocol/errors.js';
+import type { ChatSummary, DeviceInfo, DeviceKeys, ErrorFrame, Group, ServerFrame, StoredMessage } from '../../protocol/server-frames.js';
 import type { Admission, DeviceLimits, UserLimits } from './admission.js';
 import { TokenError } from '../auth/tokens.js';
 import { corkForTurn } from './cork.js';
-import { isError, type ConnMsg, type ConvMsg, type DomainError, type ErrorCode, type SendMsg, type UserMsg } from '../../chat/messages.js';
+import { isError, type ConnMsg, type ConvMsg, type DomainError, type SendMsg, type Sent, type UserMsg } from '../../chat/messages.js';
 import type { Limits } from '../config.js';
 import type { Tokens } from '../auth/tokens.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -53,8 +56,6 @@ export const SLOW_READER_GRACE_MS = 5000;
 export const RATE_PAUSE_MS = 1000;
 /** Frames outside the request bucket: sends have their own, acks are bounded by what was sent, a ping only writes a pong. */
 const OWN_LIMITS: ReadonlySet<string> = new Set(['send', 'ack', 'ping']);
-
-export const CLOSE = { unauthorized: 4001, authTimeout: 4002, rateAbuse: 4008, replaced: 4010, tooManyConnections: 4029, tooLarge: 1009, goingAway: 1001, slowReader: 1013 } as const;
 
 /** Moderation hook: return `{ reject: reason }` to refuse a message; the sender sees the reason. */
 export type MessageFilter = (m: {
@@ -124,7 +125,7 @@ export class Session implements Behaviour<ConnMsg> {
   ) {
     const L = d.limits;
     this.sendCap = L.sendBufferBytes + Math.max(L.window, L.historyLimit) * (L.bodyBytes + 1024);
-    this.authTimer = setTimeout(() => this.close(CLOSE.authTimeout, 'no auth in time'), d.limits.authTimeoutMs);
+    this.authTimer = setTimeout(() => this.close(CloseCode.noAuthInTime, 'no auth in time'), d.limits.authTimeoutMs);
   }
 
   // ---- the actor side: frames from the user actor ------------------------------------
@@ -139,7 +140,7 @@ export class Session implements Behaviour<ConnMsg> {
         for (const d of m.data) this.write(d);
         return;
       case 'replaced':
-        this.close(CLOSE.replaced, 'the same device connected again elsewhere');
+        this.close(CloseCode.replaced, 'the same device connected again elsewhere');
         return;
       case 'close':
         this.close(m.code, m.reason);
@@ -151,12 +152,12 @@ export class Session implements Behaviour<ConnMsg> {
   info(sig: Signal): void {
     if (sig.type === 'down' && sig.monitor === this.userMonitor && this.state === 'ready') {
       this.userMonitor = null;
-      void this.register().catch(() => this.close(CLOSE.goingAway, 'the node could not resume this session'));
+      void this.register().catch(() => this.close(CloseCode.goingAway, 'the node could not resume this session'));
     }
   }
 
   terminate(): void {
-    if (this.state !== 'closed') this.close(CLOSE.goingAway, 'node shutting down');
+    if (this.state !== 'closed') this.close(CloseCode.goingAway, 'node shutting down');
   }
 
   // ---- the socket side ----------------------------------------------------------------------
@@ -191,20 +192,20 @@ export class Session implements Behaviour<ConnMsg> {
     } catch (e) {
       // The decoder's own text (a stack overflow, a byte offset) is not for clients.
       this.error('bad_request', e instanceof FrameDecodeError ? e.message : `malformed ${this.codec === 'json' ? 'JSON' : 'MessagePack'} frame`);
-      if (this.state === 'auth') this.close(CLOSE.unauthorized, 'auth must be the first frame');
+      if (this.state === 'auth') this.close(CloseCode.unauthorized, 'auth must be the first frame');
       return;
     }
     const c = checkFrame(v);
     if (!c.ok) {
       this.error('bad_request', c.message, c);
-      if (this.state === 'auth') this.close(CLOSE.unauthorized, 'auth must be the first frame');
+      if (this.state === 'auth') this.close(CloseCode.unauthorized, 'auth must be the first frame');
       return;
     }
     const f = c.frame;
     if (this.state === 'auth') {
       if (f.t !== 'auth') {
         this.error('unauthorized', 'auth must be the first frame', f as { rid?: string; id?: string });
-        this.close(CLOSE.unauthorized, 'auth must be the first frame');
+        this.close(CloseCode.unauthorized, 'auth must be the first frame');
         return;
       }
       this.state = 'authing';
@@ -274,7 +275,7 @@ export class Session implements Behaviour<ConnMsg> {
       this.issuedAt = claims.issuedAt;
       if (!this.d.admission.openUser(this.user)) {
         this.error('rate_limited', `connections: at most ${this.d.limits.connectionsPerUser} open connections per user (limits.connectionsPerUser)`);
-        this.close(CLOSE.tooManyConnections, 'too many connections for this user');
+        this.close(CloseCode.tooManyConnections, 'too many connections for this user');
         return;
       }
       this.usr = this.d.admission.user(this.user);
@@ -286,7 +287,7 @@ export class Session implements Behaviour<ConnMsg> {
       if (this.state !== 'authing') return;
       this.state = 'ready';
       this.d.metrics.authenticated.inc();
-      this.write(encodeFrame({ t: 'ready', user: this.user, device: this.device, inbox: r.inbox, now: r.now }, this.codec));
+      this.writeFrame({ t: 'ready', user: this.user, device: this.device, inbox: r.inbox, now: r.now });
       const q = this.queued;
       this.queued = null;
       if (q !== null) for (const x of q) this.run(x);
@@ -295,10 +296,10 @@ export class Session implements Behaviour<ConnMsg> {
       // user's thread restarting) is ours, and its text stays here.
       if (e instanceof TokenError || e instanceof RegistrationRefused) {
         this.error(e instanceof RegistrationRefused ? e.code : 'unauthorized', e.message);
-        this.close(CLOSE.unauthorized, 'unauthorized');
+        this.close(CloseCode.unauthorized, 'unauthorized');
       } else {
         this.error('unavailable', 'auth: the node could not register this device now; try again');
-        this.close(CLOSE.goingAway, 'try again');
+        this.close(CloseCode.goingAway, 'try again');
       }
     }
   }
@@ -349,7 +350,7 @@ export class Session implements Behaviour<ConnMsg> {
         return;
       }
       case 'chats':
-        this.ask(this.userRef!, { t: 'chats' }, f.rid, (r) => ({ t: 'chats', rid: f.rid, chats: r }));
+        this.ask(this.userRef!, { t: 'chats' }, f.rid, (r: ChatSummary[]) => ({ t: 'chats', rid: f.rid, chats: r }));
         return;
       case 'presence_sub': {
         // The limit is per connection, not per frame: a watcher keeps the
@@ -362,7 +363,7 @@ export class Session implements Behaviour<ConnMsg> {
           return;
         }
         for (const u of fresh) watching.add(u);
-        this.write(encodeFrame({ t: 'ok', rid: f.rid }, this.codec));
+        this.writeFrame({ t: 'ok', rid: f.rid });
         for (const u of users) this.d.host.ref<UserMsg>(`user:${u}`).send({ t: 'presence_watch', conn: this.ctx!.self, codec: this.codec });
         return;
       }
@@ -370,7 +371,7 @@ export class Session implements Behaviour<ConnMsg> {
         this.ask(this.userRef!, { t: 'settings', lastSeen: f.lastSeen, groupAdd: f.groupAdd }, f.rid, () => ({ t: 'ok', rid: f.rid }));
         return;
       case 'devices':
-        this.ask(this.userRef!, { t: 'device_list' }, f.rid, (r) => ({ t: 'devices', rid: f.rid, devices: r }));
+        this.ask(this.userRef!, { t: 'device_list' }, f.rid, (r: DeviceInfo[]) => ({ t: 'devices', rid: f.rid, devices: r }));
         return;
       case 'device_remove':
         this.ask(this.userRef!, { t: 'device_remove', device: f.device }, f.rid, () => ({ t: 'ok', rid: f.rid }));
@@ -389,21 +390,21 @@ export class Session implements Behaviour<ConnMsg> {
           return;
         }
         const group = nanoid();
-        this.ask(this.conv(`g:${group}`), { t: 'group_create', by: me, name: f.name, members: f.members }, f.rid, (r) => ({ t: 'group', rid: f.rid, group: r }));
+        this.ask(this.conv(`g:${group}`), { t: 'group_create', by: me, name: f.name, members: f.members }, f.rid, (r: Group) => ({ t: 'group', rid: f.rid, group: r }));
         return;
       }
       case 'group_add':
       case 'group_remove':
-        this.ask(this.conv(`g:${f.group}`), { t: f.t, by: me, users: f.users }, f.rid, (r) => ({ t: 'group', rid: f.rid, group: r }));
+        this.ask(this.conv(`g:${f.group}`), { t: f.t, by: me, users: f.users }, f.rid, (r: Group) => ({ t: 'group', rid: f.rid, group: r }));
         return;
       case 'group_leave':
         this.ask(this.conv(`g:${f.group}`), { t: 'group_leave', by: me }, f.rid, () => ({ t: 'ok', rid: f.rid }));
         return;
       case 'group_update':
-        this.ask(this.conv(`g:${f.group}`), { t: 'group_update', by: me, name: f.name }, f.rid, (r) => ({ t: 'group', rid: f.rid, group: r }));
+        this.ask(this.conv(`g:${f.group}`), { t: 'group_update', by: me, name: f.name }, f.rid, (r: Group) => ({ t: 'group', rid: f.rid, group: r }));
         return;
       case 'group_info':
-        this.ask(this.conv(`g:${f.group}`), { t: 'group_info', by: me }, f.rid, (r) => ({ t: 'group', rid: f.rid, group: r }));
+        this.ask(this.conv(`g:${f.group}`), { t: 'group_info', by: me }, f.rid, (r: Group) => ({ t: 'group', rid: f.rid, group: r }));
         return;
       case 'keys_put':
         this.ask(
@@ -425,11 +426,11 @@ export class Session implements Behaviour<ConnMsg> {
           return;
         }
         A.keysBucket(this.usr!).take();
-        this.ask(this.d.host.ref<UserMsg>(`user:${f.user}`), { t: 'keys_get' }, f.rid, (r) => ({ t: 'keys', rid: f.rid, user: f.user, devices: r }));
+        this.ask(this.d.host.ref<UserMsg>(`user:${f.user}`), { t: 'keys_get' }, f.rid, (r: DeviceKeys[]) => ({ t: 'keys', rid: f.rid, user: f.user, devices: r }));
         return;
       }
       case 'ping':
-        this.write(encodeFrame(f.rid !== undefined ? { t: 'pong', rid: f.rid } : { t: 'pong' }, this.codec));
+        this.writeFrame(f.rid !== undefined ? { t: 'pong', rid: f.rid } : { t: 'pong' });
         return;
     }
   }
@@ -445,7 +446,7 @@ export class Session implements Behaviour<ConnMsg> {
     if (this.refusingSince === 0 || now - this.lastRefusal >= RATE_PAUSE_MS) this.refusingSince = now;
     this.lastRefusal = now;
     if (now - this.refusingSince >= this.d.limits.rateAbuseMs) {
-      this.close(CLOSE.rateAbuse, 'rate limit abused');
+      this.close(CloseCode.rateLimitAbused, 'rate limit abused');
       return true;
     }
     this.d.metrics.rateLimited.inc();
@@ -470,7 +471,7 @@ export class Session implements Behaviour<ConnMsg> {
     }
     u.historyInFlight++;
     const msg: ConvMsg = { t: 'history', user: this.user, device: this.device, limit, ...(f.before !== undefined ? { before: f.before } : {}) };
-    void this.ask(this.conv(f.conv), msg, f.rid, (r) => ({ t: 'history', rid: f.rid, conv: f.conv, ...(r as object) }), undefined, (bytes) => bucket.charge(bytes)).finally(() => {
+    void this.ask(this.conv(f.conv), msg, f.rid, (r: HistoryPage) => ({ t: 'history', rid: f.rid, conv: f.conv, messages: r.messages, more: r.more }), undefined, (bytes) => bucket.charge(bytes)).finally(() => {
       u.historyInFlight--;
     });
   }
@@ -566,7 +567,7 @@ export class Session implements Behaviour<ConnMsg> {
     const u = this.usr!;
     this.d.inflight.sends++;
     u.sendsInFlight++;
-    void this.ask(this.userRef!, { t: 'send', conv, msg }, undefined, (r) => ({ t: 'sent', ...(r as object) }), msg.id).finally(() => {
+    void this.ask(this.userRef!, { t: 'send', conv, msg }, undefined, (r: Sent) => ({ t: 'sent', id: r.id, conv: r.conv, seq: r.seq, ts: r.ts }), msg.id).finally(() => {
       this.d.inflight.sends--;
       u.sendsInFlight--;
     });
@@ -577,7 +578,7 @@ export class Session implements Behaviour<ConnMsg> {
    * `sized` learns the encoded answer's bytes. An answer for a connection
    * that has closed meanwhile is dropped unencoded.
    */
-  private ask<M>(to: ActorRef<M>, msg: M, rid: string | undefined, answer: (r: unknown) => object, id?: string, sized?: (bytes: number) => void): Promise<void> {
+  private ask<M, R>(to: ActorRef<M>, msg: M, rid: string | undefined, answer: (r: R) => ServerFrame, id?: string, sized?: (bytes: number) => void): Promise<void> {
     this.d.inflight.n++;
     return to.call<unknown>(msg, { timeout: this.d.callTimeoutMs }).then(
       (r) => {
@@ -588,7 +589,7 @@ export class Session implements Behaviour<ConnMsg> {
           this.error(code, message, { ...(rid !== undefined ? { rid } : {}), ...(id !== undefined ? { id } : {}), ...more });
           return;
         }
-        const data = encodeFrame(answer(r), this.codec);
+        const data = encodeFrame(answer(r as R), this.codec);
         sized?.(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
         this.write(data);
       },
@@ -602,11 +603,16 @@ export class Session implements Behaviour<ConnMsg> {
 
   private error(code: ErrorCode, message: string, echo: { rid?: string; id?: string; missing?: string[]; extra?: string[] } = {}): void {
     this.d.metrics.errors.inc({ code });
-    const frame: Record<string, unknown> = { t: 'error', code, message };
+    const frame: ErrorFrame = { t: 'error', code, message };
     if (echo.rid !== undefined) frame.rid = echo.rid;
     else if (echo.id !== undefined) frame.id = echo.id;
     if (echo.missing !== undefined) frame.missing = echo.missing;
     if (echo.extra !== undefined) frame.extra = echo.extra;
+    this.writeFrame(frame);
+  }
+
+  /** Encodes one frame for this connection's codec and writes it. */
+  private writeFrame(frame: ServerFrame): void {
     this.write(encodeFrame(frame, this.codec));
   }
 
@@ -639,6 +645,12 @@ export class Session implements Behaviour<ConnMsg> {
     this.ws.terminate();
     this.onClose();
   }
+}
+
+/** What a conversation answers to `history`. */
+interface HistoryPage {
+  messages: StoredMessage[];
+  more: boolean;
 }
 
 /** The user actor refused to register the device (removed, or past the device cap): its message is for the client. */

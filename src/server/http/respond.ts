@@ -7,11 +7,12 @@
  * failure that is not an `HttpError` is answered with a fixed message.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorCode } from '../../protocol/errors.js';
 
 export class HttpError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     /** Extra headers of the answer, e.g. `retry-after`. */
     readonly headers: Record<string, string> = {},
@@ -26,7 +27,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+export function sendError(res: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
   sendJson(res, status, { error: { code, message } }, headers);
 }
 

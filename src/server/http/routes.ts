@@ -1,5 +1,5 @@
 /**
- * The HTTP API (PROTOCOL.md, "HTTP"), media endpoints excepted:
+ * The HTTP API (docs/protocol.md, "HTTP"), media endpoints excepted:
  *
  * | route                 | answer                                                              |
  * |-----------------------|---------------------------------------------------------------------|
@@ -32,7 +32,7 @@ import type { CpuPool } from '../../runtime/cpu-pool.js';
 import type { NodeConfig } from '../config.js';
 import type { Tokens } from '../auth/tokens.js';
 import { hashPassword, verifyDummy, verifyPassword } from '../auth/passwords.js';
-import { isDevice, isUser, USER_PATTERN, DEVICE_PATTERN } from '../protocol/ids.js';
+import { isDevice, isUser, USER_PATTERN, DEVICE_PATTERN } from '../../protocol/ids.js';
 import type { GatewayMetrics } from '../gateway/metrics.js';
 import { addressKey, Attempts, isRefusal, type Refusal } from './attempts.js';
 import { clientAddress } from '../client-address.js';

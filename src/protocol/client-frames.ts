@@ -1,13 +1,16 @@
 /**
- * Schemas of every client→server frame of protocol v1, compiled once.
+ * The frames a client sends (docs/protocol.md, "Client to server"): one
+ * TypeBox schema per frame type, the TypeScript types derived from them,
+ * and `checkFrame`, which the server runs on every decoded frame.
  *
- * Frames are checked by TypeBox's compiled validators, not by hand-written
- * `if`s: the same schema gives the error its field and rule
- * (`send.id: must match ^[A-Za-z0-9_-]{8,64}$`). Unknown `t` is `bad_request`.
- * Limits that depend on configuration (body size, history limit, group size)
- * are checked after the schema, by the code that knows the limits.
+ * Frames are checked by TypeBox's compiled validators (compiled once, at
+ * load), not by hand-written `if`s: the same schema gives the error its
+ * field and rule (`send.id: must match ^[A-Za-z0-9_-]{8,64}$`). An unknown
+ * `t` is `bad_request`. Limits that depend on configuration (body size,
+ * history limit, group size) are checked after the schema, by the code that
+ * knows the limits.
  *
- * Guarantees of `checkFrame` (PROTOCOL.md "Precise rules"):
+ * Guarantees of `checkFrame`:
  * - No field nests deeper than `MAX_DEPTH` (64) arrays and objects, wherever
  *   it sits in the frame (`keys_put.signedPreKey: nested deeper than 64
  *   levels`); for `payloads` the bound applies to each entry. This is
@@ -16,19 +19,28 @@
  *   every level: what passes on to the actors is exactly what the schema
  *   describes, so nothing undefined is stored, forwarded or echoed (a client
  *   may be newer than the node, so they are dropped, not refused).
+ *
+ * The client imports only the types of this file (erased at compile time),
+ * so it never loads TypeBox.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, ValueErrorType, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
-import { CLIENT_ID_PATTERN, CONV_PATTERN, DEVICE_PATTERN, GROUP_PATTERN, TO_PATTERN, USER_PATTERN } from './ids.js';
+import { CLIENT_ID_PATTERN, CONV_PATTERN, DEVICE_PATTERN, GROUP_PATTERN, MAX_RID_LENGTH, TO_PATTERN, USER_PATTERN, type SendTarget } from './ids.js';
 
-const Rid = Type.String({ minLength: 1, maxLength: 64 });
+const Rid = Type.String({ minLength: 1, maxLength: MAX_RID_LENGTH });
 const User = Type.String({ pattern: USER_PATTERN });
 const Group = Type.String({ pattern: GROUP_PATTERN });
 const Conv = Type.String({ pattern: CONV_PATTERN });
 const Seq = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+/** Key material is opaque: a string (base64 by convention) of 1–4096 characters. */
 const Key = Type.String({ minLength: 1, maxLength: 4096 });
 const Users = Type.Array(User, { minItems: 1, maxItems: 1024 });
+const GroupName = Type.String({ minLength: 1, maxLength: 128 });
+/** Who may see `lastSeen`, or add the user to groups. */
+const Audience = Type.Union([Type.Literal('everyone'), Type.Literal('nobody')]);
+const SignedPreKey = Type.Object({ id: Type.Integer({ minimum: 0 }), key: Key, sig: Key });
+const OneTimePreKey = Type.Object({ id: Type.Integer({ minimum: 0 }), key: Key });
 
 export const FrameSchemas = {
   auth: Type.Object({ t: Type.Literal('auth'), token: Type.String({ minLength: 1, maxLength: 8192 }) }),
@@ -52,30 +64,20 @@ export const FrameSchemas = {
   chats: Type.Object({ t: Type.Literal('chats'), rid: Rid }),
   presence_sub: Type.Object({ t: Type.Literal('presence_sub'), rid: Rid, users: Type.Array(User, { maxItems: 1024 }) }),
   // Both optional, at least one: the user actor answers bad_request to neither.
-  settings: Type.Object({
-    t: Type.Literal('settings'),
-    rid: Rid,
-    lastSeen: Type.Optional(Type.Union([Type.Literal('everyone'), Type.Literal('nobody')])),
-    groupAdd: Type.Optional(Type.Union([Type.Literal('everyone'), Type.Literal('nobody')])),
-  }),
+  settings: Type.Object({ t: Type.Literal('settings'), rid: Rid, lastSeen: Type.Optional(Audience), groupAdd: Type.Optional(Audience) }),
   typing: Type.Object({ t: Type.Literal('typing'), conv: Conv, on: Type.Boolean() }),
-  group_create: Type.Object({
-    t: Type.Literal('group_create'),
-    rid: Rid,
-    name: Type.String({ minLength: 1, maxLength: 128 }),
-    members: Type.Array(User, { maxItems: 1024 }),
-  }),
+  group_create: Type.Object({ t: Type.Literal('group_create'), rid: Rid, name: GroupName, members: Type.Array(User, { maxItems: 1024 }) }),
   group_add: Type.Object({ t: Type.Literal('group_add'), rid: Rid, group: Group, users: Users }),
   group_remove: Type.Object({ t: Type.Literal('group_remove'), rid: Rid, group: Group, users: Users }),
   group_leave: Type.Object({ t: Type.Literal('group_leave'), rid: Rid, group: Group }),
-  group_update: Type.Object({ t: Type.Literal('group_update'), rid: Rid, group: Group, name: Type.String({ minLength: 1, maxLength: 128 }) }),
+  group_update: Type.Object({ t: Type.Literal('group_update'), rid: Rid, group: Group, name: GroupName }),
   group_info: Type.Object({ t: Type.Literal('group_info'), rid: Rid, group: Group }),
   keys_put: Type.Object({
     t: Type.Literal('keys_put'),
     rid: Rid,
     identityKey: Key,
-    signedPreKey: Type.Object({ id: Type.Integer({ minimum: 0 }), key: Key, sig: Key }),
-    oneTimePreKeys: Type.Array(Type.Object({ id: Type.Integer({ minimum: 0 }), key: Key }), { maxItems: 200 }),
+    signedPreKey: SignedPreKey,
+    oneTimePreKeys: Type.Array(OneTimePreKey, { maxItems: 200 }),
   }),
   keys_get: Type.Object({ t: Type.Literal('keys_get'), rid: Rid, user: User }),
   ping: Type.Object({ t: Type.Literal('ping'), rid: Type.Optional(Rid) }),
@@ -84,8 +86,51 @@ export const FrameSchemas = {
 } as const;
 
 export type FrameType = keyof typeof FrameSchemas;
-export type ClientFrame = { [K in FrameType]: Static<(typeof FrameSchemas)[K]> }[FrameType];
 export type FrameOf<K extends FrameType> = Static<(typeof FrameSchemas)[K]>;
+/** Every frame a client may send, as the server has it after `checkFrame`. */
+export type ClientFrame = { [K in FrameType]: FrameOf<K> }[FrameType];
+
+// ---- the frames by name, for code that builds them (the client) ------------------------
+
+export type Audience = Static<typeof Audience>;
+export type LastSeenVisibility = Audience;
+export type GroupAddSetting = Audience;
+/** Key material: opaque strings (base64 by convention). */
+export type KeyBytes = string;
+export type SignedPreKey = Static<typeof SignedPreKey>;
+export type OneTimePreKey = Static<typeof OneTimePreKey>;
+
+export type AuthFrame = FrameOf<'auth'>;
+/** `send` with `to` typed as a target and exactly one of `body` and `payloads` (the schema checks the rest). */
+type SendCommon = Omit<FrameOf<'send'>, 'to' | 'body' | 'payloads'> & { to: SendTarget };
+/** `body` is any JSON value. */
+export type SendBodyFrame = SendCommon & { body: unknown; payloads?: never };
+/** `payloads` maps `"<user>/<device>"` to the opaque value that device receives as `body`. */
+export type SendPayloadsFrame = SendCommon & { payloads: Record<string, unknown>; body?: never };
+export type SendFrame = SendBodyFrame | SendPayloadsFrame;
+export type AckFrame = FrameOf<'ack'>;
+export type ReadFrame = FrameOf<'read'>;
+export type HistoryRequest = FrameOf<'history'>;
+export type ChatsRequest = FrameOf<'chats'>;
+export type PresenceSubRequest = FrameOf<'presence_sub'>;
+export type SettingsRequest = FrameOf<'settings'>;
+export type TypingRequest = FrameOf<'typing'>;
+export type GroupCreateRequest = FrameOf<'group_create'>;
+export type GroupAddRequest = FrameOf<'group_add'>;
+export type GroupRemoveRequest = FrameOf<'group_remove'>;
+export type GroupLeaveRequest = FrameOf<'group_leave'>;
+export type GroupUpdateRequest = FrameOf<'group_update'>;
+export type GroupInfoRequest = FrameOf<'group_info'>;
+export type KeysPutRequest = FrameOf<'keys_put'>;
+export type KeysGetRequest = FrameOf<'keys_get'>;
+export type PingRequest = FrameOf<'ping'>;
+export type DevicesRequest = FrameOf<'devices'>;
+export type DeviceRemoveRequest = FrameOf<'device_remove'>;
+
+/** The client frames that carry a `rid` and expect one answer (`ping` may carry one). */
+export type RequestFrame = Extract<ClientFrame, { rid: string }> | PingRequest;
+
+// ---- checking -----------------------------------------------------------------------------
 
 const checkers = new Map<string, { schema: TSchema; check: TypeCheck<TSchema> }>(
   Object.entries(FrameSchemas).map(([t, s]) => [t, { schema: s as TSchema, check: TypeCompiler.Compile(s as TSchema) }]),
@@ -98,7 +143,7 @@ export function checkFrame(v: unknown): FrameCheck {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, message: 'a frame is an object with a type field t' };
   const o = v as Record<string, unknown>;
   const echo = {
-    ...(typeof o.rid === 'string' && o.rid.length <= 64 ? { rid: o.rid } : {}),
+    ...(typeof o.rid === 'string' && o.rid.length <= MAX_RID_LENGTH ? { rid: o.rid } : {}),
     ...(typeof o.id === 'string' && o.id.length <= 64 ? { id: o.id } : {}),
   };
   const t = typeof o.t === 'string' ? o.t.slice(0, 40) : '';
@@ -126,11 +171,11 @@ export function checkFrame(v: unknown): FrameCheck {
 }
 
 /**
- * How deep a `body` (or a payload) may nest. A frame within the size limit
- * can still nest tens of thousands of levels deep, and every recursive
- * walker downstream (JSON.stringify, MessagePack, structured clone to the
- * scheduler threads) then overflows the stack, which, thrown from a socket
- * handler, would take the whole node down.
+ * How deep any field (a `body`, a payload, a key) may nest. A frame within
+ * the size limit can still nest tens of thousands of levels deep, and every
+ * recursive walker downstream (JSON.stringify, MessagePack, structured
+ * clone to the scheduler threads) then overflows the stack, which, thrown
+ * from a socket handler, would take the whole node down.
  */
 export const MAX_DEPTH = 64;
 

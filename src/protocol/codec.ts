@@ -1,16 +1,18 @@
 /**
- * Client frame codecs (PROTOCOL.md, "WebSocket"): `parley.v1.json` (text
- * frames, JSON) and `parley.v1.msgpack` (binary frames, plain MessagePack
- * with no extension types, so any MessagePack library reads it: msgpackr
- * with `useRecords: false`).
+ * The server's side of the two wire codecs (docs/protocol.md, "Codecs"):
+ * `parley.v1.json` (text frames, JSON) and `parley.v1.msgpack` (binary
+ * frames, plain MessagePack with no extension types, so any MessagePack
+ * library reads it: msgpackr with `useRecords: false`). The client has its
+ * own (src/client/codec.ts): it must run without Node's `Buffer`.
  *
- * Encoded frames are copied out of msgpackr's reused arena: the socket may
- * keep a buffer queued after `send` returns.
+ * - A frame of the wrong kind (binary on JSON, text on MessagePack) is
+ *   malformed; so is one that does not decode.
+ * - Encoded frames are copied out of msgpackr's reused arena: the socket may
+ *   keep a buffer queued after `send` returns.
+ * - Sizes are measured on the encoded form, in the codec the client chose.
  */
 import { Packr } from 'msgpackr';
-
-export type ClientCodec = 'json' | 'msgpack';
-export const SUBPROTOCOLS: Record<string, ClientCodec> = { 'parley.v1.json': 'json', 'parley.v1.msgpack': 'msgpack' };
+import type { ClientCodec } from './connection.js';
 
 // mapsAsObjects: a client's map keys arrive as object keys, like JSON.
 // int64AsType 'number': clients send JS numbers; a 64-bit integer decodes to a number.
