@@ -283,7 +283,6 @@ export class ConvActor implements Behaviour<ConvMsg> {
     rec.lastSeq = seq;
     rec.lastTs = ts;
     this.dirty = true;
-    this.remember(msg);
     for (const u of rec.members) this.behind.add(u);
     const t = this.env.tables;
     const sent: Sent = { id: m.id, conv: this.conv, seq, ts };
@@ -303,6 +302,9 @@ export class ConvActor implements Behaviour<ConvMsg> {
       .then(
         (): Sent => {
           this.inflight.delete(key);
+          // Cached only once durable: `history` and resends must never serve a
+          // message whose commit may still fail (its seq would then be reused).
+          this.remember(msg);
           this.fanout(msg, skip);
           return answer;
         },

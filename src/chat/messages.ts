@@ -106,10 +106,15 @@ export type UserMsg =
   | { t: 'devices' } // → string[]
   // from conversations
   | { t: 'deliver'; conv: string; msg: StoredMessage; convRef: ActorRef }
+  /** Appends an entry (a receipt, a group event); answered once it is durable. */
   | { t: 'entry'; entry: InboxEntry }
   | { t: 'pump'; device: string }
   /** Timer: write the acknowledgements taken since the last transaction. */
   | { t: 'flush_acks' }
+  /** Timer: retry handing over delivered receipts (delivered-receipts.ts). */
+  | { t: 'receipts' }
+  /** The startup sweep: this user owed receipts when its thread stopped. */
+  | { t: 'resume' }
   /**
    * The user joined (`member`, everything up to `lastSeq` is before its
    * time) or left a group; `entry` (the group event) is appended with it.
