@@ -115,6 +115,8 @@ export class UserActor implements Behaviour<UserMsg>, ReceiptsHost {
    * still undo would lose the message for good.
    */
   private durable_: Map<string, number> | null = null;
+  /** Per conversation: the write of a group announcement still in flight (`membership`). */
+  private applying_: Map<string, Promise<void>> | null = null;
   private dirtyConvs_: Set<string> | null = null;
   /** Messages that arrived ahead of a gap, per conversation. */
   private held_: Map<string, Map<number, { msg: StoredMessage; convRef: ActorRef<ConvMsg> }>> | null = null;
@@ -148,6 +150,8 @@ export class UserActor implements Behaviour<UserMsg>, ReceiptsHost {
   async init(ctx: ActorContext<UserMsg>): Promise<void> {
     this.ctx = ctx;
     const t = this.env.tables;
+    // A previous activation that crashed may still have a commit in flight (write-behind.ts).
+    await WriteBehind.settled(this.id);
     const [rec, info] = await Promise.all([t.users.get([this.id]), t.inbox.info(this.id)]);
     this.rec = rec ?? { hash: null, createdAt: this.env.clock.now(), lastSeenSetting: 'everyone', lastSeen: null, devices: {} };
     this.head = this.committed = info.next - 1;
@@ -349,7 +353,7 @@ export class UserActor implements Behaviour<UserMsg>, ReceiptsHost {
         this.receipts.run(this.maxCursor());
         return undefined;
       case 'membership':
-        return this.membership(m.conv, m.member, m.lastSeq, m.lastTs, m.entry);
+        return deferTo(ctx, this.membership(m.conv, m.ev, m.member, m.lastSeq, m.lastTs, m.entry));
       case 'typing': {
         const f = { t: 'typing', conv: m.conv, user: m.user, on: m.on };
         for (const d of this.online.values()) d.conn.send({ t: 'out', data: [encodeFrame(f, d.codec)] });
@@ -852,16 +856,23 @@ export class UserActor implements Behaviour<UserMsg>, ReceiptsHost {
   }
 
   /**
-   * Joining or leaving a group. A member gets what is sent after `lastSeq`
-   * (its join floor), not the group's past: it is taken as accepted and
-   * read. Also when it already counted as a member: a group restates the
-   * floor when a member asks for a resend below it (a lost `membership`, or
-   * a removal it never heard of before being added again), and without it
-   * that member would wait for messages it may never have.
+   * A group announcement (announcements.ts), or without `ev` a group
+   * restating this user's join floor. Joining: the user gets what is sent
+   * after `lastSeq` (its join floor), not the group's past: it is taken as
+   * accepted and read. Also when it already counted as a member: a group
+   * restates the floor when a member asks for a resend below it (a
+   * removal it never heard of before being added again), and without it
+   * that member would wait for messages it may never have. Resolves once
+   * durable; an announcement already applied (`ev`) changes nothing.
    */
-  private async membership(conv: string, member: boolean, lastSeq: number, lastTs: number, entry: InboxEntry | undefined): Promise<void> {
+  private async membership(conv: string, ev: number | undefined, member: boolean | undefined, lastSeq: number, lastTs: number, entry: InboxEntry | undefined): Promise<void> {
     const uc = await this.uconv(conv);
-    if (member) {
+    if (ev !== undefined) {
+      // Applied already: answered once that is durable (it may still be in flight).
+      if ((uc.ev ?? 0) >= ev) return this.applying_?.get(conv);
+      uc.ev = ev;
+    }
+    if (member === true) {
       uc.accepted = Math.max(uc.accepted, lastSeq);
       uc.lastSeq = Math.max(uc.lastSeq, lastSeq);
       uc.lastTs = Math.max(uc.lastTs, lastTs);
@@ -870,10 +881,20 @@ export class UserActor implements Behaviour<UserMsg>, ReceiptsHost {
         readUnread(uc.unread, lastSeq);
       }
     }
-    uc.member = member;
+    if (member !== undefined) {
+      uc.member = member;
+      this.held_?.delete(conv);
+    }
     this.dirtyConvs.add(conv);
-    this.held_?.delete(conv);
-    await (entry !== undefined ? this.append(entry) : this.writer.write(() => undefined));
+    const accepted = uc.accepted;
+    const w = entry !== undefined ? this.append(entry) : this.writer.write(() => undefined);
+    (this.applying_ ??= new Map()).set(conv, w);
+    try {
+      await w;
+    } finally {
+      if (this.applying_.get(conv) === w) this.applying_.delete(conv);
+    }
+    if (accepted > (this.durable.get(conv) ?? 0)) this.durable.set(conv, accepted);
   }
 
   private async read(device: string, conv: string, seq: number, conn: ActorRef<ConnMsg>): Promise<void> {
