@@ -1,12 +1,14 @@
 /**
  * AdminActor (`admin:<n>`), only on nodes started with fault hooks: moves
  * the clock of its thread (to test the 30-day expiry without waiting 30
- * days) and runs the store's expiry sweep at once.
+ * days), runs the store's expiry sweep at once, and fails the next store
+ * batches of its thread (`fail_writes`: the disk fault of the fault tests,
+ * hitting whichever actors' transactions are in those batches).
  */
 import type { Behaviour } from '../actors/behaviour.js';
 import type { ChatEnv, OffsetClock } from './env.js';
 
-export type AdminMsg = { t: 'advance_clock'; ms: number } | { t: 'sweep' } | { t: 'thread' };
+export type AdminMsg = { t: 'advance_clock'; ms: number } | { t: 'sweep' } | { t: 'thread' } | { t: 'fail_writes'; times: number };
 
 export class AdminActor implements Behaviour<AdminMsg> {
   constructor(
@@ -23,6 +25,9 @@ export class AdminActor implements Behaviour<AdminMsg> {
         return this.env.store.sweep();
       case 'thread':
         return ctx.thread;
+      case 'fail_writes':
+        this.env.store.faults.failWrites({ times: m.times });
+        return true;
     }
   }
 }

@@ -37,10 +37,9 @@
  * slice of `SLICE` (64) calls at a time: an unknown user is `not_found`, one
  * whose `settings.groupAdd` is `nobody` is `forbidden` (one may still make a
  * group oneself), and on any refusal nothing is written. Then the record is
- * made durable, and only then are the members told (`membership` with the
- * group event), again in awaited slices: a thousand user actors activated
- * at once would block their thread for seconds, long enough for its
- * supervisor to restart it. The conversation handles nothing else meanwhile.
+ * made durable with its announcement, and only then are the members told
+ * (`membership` with the group event), again in awaited slices. The
+ * conversation handles nothing else meanwhile.
  *
  * A dm checks that its other user exists once, on its first message (the
  * record does not exist yet); after that its sends pay nothing for it. A dm
@@ -49,8 +48,13 @@
  * each send until it is not. Groups ignore that report: one member who
  * never reads must not be able to silence a whole group.
  *
- * Not guaranteed: receipts, typing and group events travel by plain casts;
- * a thread dying with one in flight loses it (messages are never lost).
+ * Group changes are announced durably (announcements.ts): every user they
+ * go to applies each exactly once, in order, across crashes. Delivered
+ * receipts go from recipient to sender without passing here
+ * (delivered-receipts.ts).
+ *
+ * Not guaranteed: read receipts and typing travel by plain casts; a thread
+ * dying with one in flight loses it (messages are never lost).
  */
 import type { ActorContext, Behaviour } from '../actors/behaviour.js';
 import type { ActorRef } from '../actors/ref.js';
@@ -66,18 +70,16 @@ import {
   type GroupEventName,
   type GroupInfo,
   type HistoryMessage,
-  type InboxEntry,
   type OwnSent,
   type Sent,
   type StoredMessage,
   type UserMsg,
 } from './messages.js';
 import { parseConv } from '../protocol/ids.js';
+import { Announcer, announce, inSlices } from './announcements.js';
 
 const CACHE = 1024;
 const RETRY_MS = 5000;
-/** User actors called at once when a group changes (module header). */
-const SLICE = 64;
 /** Bound on each of those calls: a user's thread may be busy, and the client's own call gives up after 10 s. */
 const USER_CALL_MS = 5000;
 /** Names an error lists at most (a refused group of 1024 would otherwise make a huge frame). */
@@ -104,6 +106,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
   private lastFanout = 0;
   /** Dm only: members whose last `accepted` said their inbox is full (null: none, the usual case). */
   private full: Set<string> | null = null;
+  private readonly announcer: Announcer;
 
   constructor(
     private readonly id: string,
@@ -112,11 +115,14 @@ export class ConvActor implements Behaviour<ConvMsg> {
     this.conv = id.slice(5);
     const p = parseConv(this.conv);
     this.group = p?.kind === 'group' ? p.group : null;
+    this.announcer = new Announcer(this.conv, (u, m) => this.user(u).call(m, { timeout: USER_CALL_MS }));
   }
 
   async init(ctx: ActorContext<ConvMsg>): Promise<void> {
     this.ctx = ctx;
     const t = this.env.tables;
+    // A previous activation that crashed may still have a commit in flight (write-behind.ts).
+    await WriteBehind.settled(this.id);
     const [rec, marker, last] = await Promise.all([t.convs.get([this.id]), t.fanout.get([this.id]), this.lastLogged()]);
     this.rec = rec ?? null;
     this.marker = marker !== undefined;
@@ -136,11 +142,11 @@ export class ConvActor implements Behaviour<ConvMsg> {
     const r = this.rec;
     if (r !== null) for (const u of r.members) if ((r.cursors[u] ?? 0) < r.lastSeq) this.behind.add(u);
     // Even with nobody behind: the next tick removes a marker left by the previous activation.
-    if (this.marker || this.behind.size > 0) this.armRetry();
+    if (this.marker || this.behind.size > 0 || r?.pending !== undefined) this.armRetry();
   }
 
   keepAlive(): boolean {
-    return this.writer.busy || this.behind.size > 0 || this.marker;
+    return this.writer.busy || this.behind.size > 0 || this.marker || this.rec?.pending !== undefined;
   }
 
   async passivate(): Promise<void> {
@@ -283,7 +289,6 @@ export class ConvActor implements Behaviour<ConvMsg> {
     rec.lastSeq = seq;
     rec.lastTs = ts;
     this.dirty = true;
-    this.remember(msg);
     for (const u of rec.members) this.behind.add(u);
     const t = this.env.tables;
     const sent: Sent = { id: m.id, conv: this.conv, seq, ts };
@@ -303,6 +308,9 @@ export class ConvActor implements Behaviour<ConvMsg> {
       .then(
         (): Sent => {
           this.inflight.delete(key);
+          // Cached only once durable: `history` and resends must never serve a
+          // message whose commit may still fail (its seq would then be reused).
+          this.remember(msg);
           this.fanout(msg, skip);
           return answer;
         },
@@ -387,6 +395,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
   /** Resends to members that have not accepted everything (after `retryMs`, or at once on `resume`). */
   private retry(now: boolean): void {
     if (this.dirty && this.rec !== null) void this.persist().catch(() => undefined);
+    if (this.rec?.pending !== undefined) void this.deliverAnnouncements().catch(() => undefined);
     if (this.behind.size === 0) {
       if (this.marker) {
         // Everyone has everything: the startup sweep need not wake this conversation.
@@ -509,13 +518,6 @@ export class ConvActor implements Behaviour<ConvMsg> {
     return { id: this.group!, name: r.name, members: [...r.members], admins: [...r.admins], createdAt: r.createdAt };
   }
 
-  /** Runs `f` for every user, `SLICE` at a time, each slice awaited before the next (module header). */
-  private async inSlices<T>(users: string[], f: (u: string) => Promise<T>): Promise<T[]> {
-    const out: T[] = [];
-    for (let i = 0; i < users.length; i += SLICE) out.push(...(await Promise.all(users.slice(i, i + SLICE).map(f))));
-    return out;
-  }
-
   /**
    * Asks every user `by` would add whether it may (exists, accepts being
    * added); the first refusal found, naming the users, or null. Nothing is
@@ -523,7 +525,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
    */
   private async checkAdd(by: string, users: string[], field: string): Promise<DomainError | null> {
     const others = users.filter((u) => u !== by);
-    const verdicts = await this.inSlices(others, (u) =>
+    const verdicts = await inSlices(others, (u) =>
       this.user(u)
         .call<'ok' | 'unknown' | 'refuses'>({ t: 'can_add', by }, { timeout: USER_CALL_MS })
         .catch(() => 'unanswered' as const),
@@ -541,24 +543,22 @@ export class ConvActor implements Behaviour<ConvMsg> {
   }
 
   /**
-   * Tells members of a change made durable just now, a slice at a time:
-   * `changed` get `membership` (with the event if they are in `to`), the
-   * rest of `to` the event alone. A call that fails is not retried: group
-   * events are best effort (module header), and a lost `membership` is
-   * restated by `resend` when the member asks below its floor.
+   * Records a change's announcement with the change, makes both durable,
+   * then tells the users (announcements.ts); what a pass misses, the retry
+   * tick tells again until every user answered.
    */
-  private async announce(event: GroupEventName, by: string, users: string[], to: string[], changed: string[], member: boolean): Promise<void> {
-    const r = this.rec!;
-    const entry: InboxEntry = { k: 'g', conv: this.conv, group: this.group!, event, by, users };
-    const inTo = new Set(to);
-    const ch = new Set(changed);
-    const everyone = [...new Set([...to, ...changed])];
-    await this.inSlices(everyone, (u) => {
-      const msg: UserMsg = ch.has(u)
-        ? { t: 'membership', conv: this.conv, member, lastSeq: r.lastSeq, lastTs: r.lastTs, ...(inTo.has(u) ? { entry } : {}) }
-        : { t: 'entry', entry };
-      return this.user(u).call(msg, { timeout: USER_CALL_MS }).catch(() => undefined);
-    });
+  private async announceChange(event: GroupEventName, by: string, users: string[], to: string[], changed: string[], member: boolean): Promise<void> {
+    announce(this.rec!, { k: 'g', conv: this.conv, group: this.group!, event, by, users }, to, changed, member);
+    this.dirty = true;
+    await this.persist();
+    await this.deliverAnnouncements();
+  }
+
+  private async deliverAnnouncements(): Promise<void> {
+    if (this.rec?.pending === undefined) return;
+    const done = await this.announcer.deliver(this.rec);
+    this.dirty = true; // what is left is written with the next transaction (or the tick's)
+    if (!done) this.armRetry();
   }
 
   private async groupCreate(by: string, name: string, members: string[]): Promise<unknown> {
@@ -571,8 +571,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     const now = this.env.clock.now();
     this.rec = { kind: 'group', members: all, admins: [by], name, createdAt: now, lastSeq: 0, lastTs: now, cursors: Object.fromEntries(all.map((u) => [u, 0])), reads: {} };
     this.dirty = true;
-    await this.persist();
-    await this.announce('created', by, all, all, all, true);
+    await this.announceChange('created', by, all, all, all, true);
     return this.groupView();
   }
 
@@ -601,8 +600,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
       joined[u] = r.lastSeq; // and nothing from before (module header)
     }
     this.dirty = true;
-    await this.persist();
-    await this.announce('added', by, added, r.members, added, true);
+    await this.announceChange('added', by, added, r.members, added, true);
     return this.groupView();
   }
 
@@ -614,8 +612,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (removed.length === 0) return this.groupView();
     const before = [...r.members];
     this.drop(removed);
-    await this.persist();
-    await this.announce('removed', by, removed, before, removed, false);
+    await this.announceChange('removed', by, removed, before, removed, false);
     return this.groupView();
   }
 
@@ -624,8 +621,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (!this.rec.members.includes(by)) return fail('forbidden', `${by} is not a member of group ${this.group}`);
     const before = [...this.rec.members];
     this.drop([by]);
-    await this.persist();
-    await this.announce('left', by, [by], before, [by], false);
+    await this.announceChange('left', by, [by], before, [by], false);
     return { ok: true };
   }
 
@@ -650,8 +646,7 @@ export class ConvActor implements Behaviour<ConvMsg> {
     if (denied) return denied;
     this.rec!.name = name;
     this.dirty = true;
-    await this.persist();
-    await this.announce('renamed', by, [], this.rec!.members, [], true);
+    await this.announceChange('renamed', by, [], this.rec!.members, [], true);
     return this.groupView();
   }
 

@@ -107,16 +107,23 @@ export type UserMsg =
   | { t: 'devices' } // → string[]
   // from conversations
   | { t: 'deliver'; conv: string; msg: StoredMessage; convRef: ActorRef }
+  /** Appends an entry (a receipt, a group event); answered once it is durable. */
   | { t: 'entry'; entry: InboxEntry }
   | { t: 'pump'; device: string }
   /** Timer: write the acknowledgements taken since the last transaction. */
   | { t: 'flush_acks' }
+  /** Timer: retry handing over delivered receipts (delivered-receipts.ts). */
+  | { t: 'receipts' }
+  /** The startup sweep: this user owed receipts when its thread stopped. */
+  | { t: 'resume' }
   /**
-   * The user joined (`member`, everything up to `lastSeq` is before its
-   * time) or left a group; `entry` (the group event) is appended with it.
-   * Groups call it, a slice of members at a time; the answer is undefined.
+   * A group announcement (announcements.ts) numbered `ev`: the user joined
+   * (`member`, everything up to `lastSeq` is before its time) or left a
+   * group, or neither (no `member`); `entry` (the group event) is appended
+   * with it. Answered once durable; a number already applied is answered
+   * and ignored. Without `ev`: a group restating a member's join floor.
    */
-  | { t: 'membership'; conv: string; member: boolean; lastSeq: number; lastTs: number; entry?: InboxEntry }
+  | { t: 'membership'; conv: string; ev?: number; member?: boolean; lastSeq: number; lastTs: number; entry?: InboxEntry }
   | { t: 'typing'; conv: string; user: string; on: boolean };
 
 // ---- to conv:<conv> -----------------------------------------------------------

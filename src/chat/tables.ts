@@ -55,6 +55,8 @@ export interface UserConv {
   /** Messages from others after `read` (see unread.ts). */
   unread: Unread;
   member: boolean;
+  /** The last group announcement applied (announcements.ts): a repeat is answered and ignored. */
+  ev?: number;
 }
 
 export interface KeyRecord {
@@ -82,7 +84,27 @@ export interface ConvRecord {
    * seq at or below it, so a new member cannot read the group's past.
    */
   joined?: Record<string, number>;
+  /** The number of the last group change announced (announcements.ts). */
+  ev?: number;
+  /** Announcements some of their users have not answered yet, oldest first. */
+  pending?: Announcement[];
 }
+
+/** A group change to tell users of (announcements.ts). */
+export interface Announcement {
+  ev: number;
+  /** The group event (a `g` inbox entry) for the users in `to`. */
+  entry: InboxEntry;
+  /** Users whose membership changes (`member`), with the seq and time they join or leave at. */
+  changed: string[];
+  member: boolean;
+  lastSeq: number;
+  lastTs: number;
+  to: string[];
+  /** Users that have not answered yet. */
+  left: string[];
+}
+
 
 export interface ChatTables {
   users: Table<[string], UserRecord>;

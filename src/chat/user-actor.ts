@@ -53,6 +53,7 @@ import { fail, isError, storedMessage, type ChatSummary, type ConnMsg, type Conv
 import { deferTo } from './defer.js';
 import { addUnread, countUnread, readUnread } from './unread.js';
 import { parseConv } from '../protocol/ids.js';
+import { DeliveredReceipts, RECEIPTS_CONSUMER, type ReceiptsHost } from './delivered-receipts.js';
 
 const CACHE = 1024;
 /** Removed devices remembered for token revocation (UserRecord.removed). */
@@ -79,8 +80,8 @@ interface Cached {
   at: number;
 }
 
-export class UserActor implements Behaviour<UserMsg> {
-  private readonly user: string;
+export class UserActor implements Behaviour<UserMsg>, ReceiptsHost {
+  readonly user: string;
   private rec!: UserRecord;
   private recDirty = false;
   /** Last inbox number given out, and the last one durable. */
@@ -90,12 +91,8 @@ export class UserActor implements Behaviour<UserMsg> {
   private trimmed = 0;
   /** Per device: the last acknowledged inbox number (written with the next transaction, see `acksDue`). */
   private cursors: Record<string, number> = {};
-  /**
-   * Inbox number up to which delivered receipts were sent: the highest
-   * device cursor, so it needs no write of its own. Receipts travel by cast
-   * once the ack is taken, so a crash can lose some (module header).
-   */
-  private deliveredUpTo = 0;
+  /** The delivered receipts this user owes the senders of what its devices acknowledged. */
+  private receipts!: DeliveredReceipts;
   /** Devices whose cursor moved since it was last written (null: none). */
   private acksDue: Set<string> | null = null;
   private ackTimer = 0;
@@ -111,6 +108,16 @@ export class UserActor implements Behaviour<UserMsg> {
   private watchers_: Map<string, { conn: ActorRef<ConnMsg>; codec: ClientCodec; mref: string }> | null = null;
   private cache_: Map<number, Cached> | null = null;
   private convs_: Map<string, UserConv> | null = null;
+  /**
+   * Per conversation: the highest accepted seq that is durable. `accepted`
+   * in the UserConv runs ahead of it while the accepting transaction is in
+   * flight, and only this may be reported to the conversation: it drops its
+   * resend duty on the report, so a position that a thread death could
+   * still undo would lose the message for good.
+   */
+  private durable_: Map<string, number> | null = null;
+  /** Per conversation: the write of a group announcement still in flight (`membership`). */
+  private applying_: Map<string, Promise<void>> | null = null;
   private dirtyConvs_: Set<string> | null = null;
   /** Messages that arrived ahead of a gap, per conversation. */
   private held_: Map<string, Map<number, { msg: StoredMessage; convRef: ActorRef<ConvMsg> }>> | null = null;
@@ -126,6 +133,7 @@ export class UserActor implements Behaviour<UserMsg> {
   private get watchers() { return (this.watchers_ ??= new Map()); }
   private get cache() { return (this.cache_ ??= new Map()); }
   private get convs() { return (this.convs_ ??= new Map()); }
+  private get durable() { return (this.durable_ ??= new Map()); }
   private get dirtyConvs() { return (this.dirtyConvs_ ??= new Set()); }
   private get held() { return (this.held_ ??= new Map()); }
   private get resendAsked() { return (this.resendAsked_ ??= new Map()); }
@@ -143,12 +151,17 @@ export class UserActor implements Behaviour<UserMsg> {
   async init(ctx: ActorContext<UserMsg>): Promise<void> {
     this.ctx = ctx;
     const t = this.env.tables;
+    // A previous activation that crashed may still have a commit in flight (write-behind.ts).
+    await WriteBehind.settled(this.id);
     const [rec, info] = await Promise.all([t.users.get([this.id]), t.inbox.info(this.id)]);
     this.rec = rec ?? { hash: null, createdAt: this.env.clock.now(), lastSeenSetting: 'everyone', lastSeen: null, devices: {} };
     this.head = this.committed = info.next - 1;
     this.trimmed = info.first - 1;
-    this.cursors = { ...info.consumers };
-    this.deliveredUpTo = Math.max(0, ...Object.values(this.cursors));
+    const { [RECEIPTS_CONSUMER]: _, ...devices } = info.consumers;
+    this.cursors = devices;
+    this.receipts = new DeliveredReceipts(this, info.consumers);
+    // A thread died with receipts owed (or acks written whose receipts were not): hand them over now.
+    if (this.receipts.owes(this.maxCursor())) ctx.self.send({ t: 'receipts' });
   }
 
   /**
@@ -176,7 +189,18 @@ export class UserActor implements Behaviour<UserMsg> {
           this.dirtyConvs_.clear();
         }
         if (this.acksDue !== null) {
-          for (const dev of this.acksDue) tx.ack(t.inbox, this.id, dev, this.cursors[dev]!);
+          const r = this.receipts;
+          if (!r.subscribed) {
+            // Keeps the entries whose receipts are not handed over yet (delivered-receipts.ts).
+            tx.subscribe(t.inbox, this.id, RECEIPTS_CONSUMER, r.done);
+            r.subscribed = true;
+          }
+          for (const dev of this.acksDue) tx.ack(t.inbox, this.id, dev, dev === RECEIPTS_CONSUMER ? r.done : this.cursors[dev]!);
+          // Acks that owe receipts: the startup sweep must wake this user if its thread dies before they are handed over.
+          if (r.marker !== true && r.done < this.maxCursor()) {
+            tx.put(t.fanout, [this.id], { since: this.env.clock.now() });
+            r.marker = true;
+          }
           this.acksDue = null;
         }
       },
@@ -187,11 +211,59 @@ export class UserActor implements Behaviour<UserMsg> {
   }
 
   keepAlive(): boolean {
-    return (this.sending_?.size ?? 0) > 0 || this.online.size > 0 || (this.watchers_?.size ?? 0) > 0 || (this.writer_?.busy ?? false) || (this.held_?.size ?? 0) > 0;
+    return this.receipts.owes(this.maxCursor()) || (this.sending_?.size ?? 0) > 0 || this.online.size > 0 || (this.watchers_?.size ?? 0) > 0 || (this.writer_?.busy ?? false) || (this.held_?.size ?? 0) > 0;
   }
 
   async passivate(): Promise<void> {
-    if (this.recDirty || (this.dirtyConvs_?.size ?? 0) > 0 || this.acksDue !== null) await this.writer.write(() => undefined);
+    // Nothing owed any more (keepAlive): the wake-up row goes with the last writes.
+    const marker = this.receipts.marker === true;
+    if (marker) this.receipts.marker = false;
+    if (marker || this.recDirty || (this.dirtyConvs_?.size ?? 0) > 0 || this.acksDue !== null) {
+      await this.writer.write((tx) => {
+        if (marker) tx.del(this.env.tables.fanout, [this.id]);
+      });
+    }
+  }
+
+  /** The highest acknowledged inbox number of any device. */
+  private maxCursor(): number {
+    let max = 0;
+    for (const d in this.cursors) if (this.cursors[d]! > max) max = this.cursors[d]!;
+    return max;
+  }
+
+  // ---- ReceiptsHost (delivered-receipts.ts) ----------------------------------------------------
+
+  async entries(after: number, to: number): Promise<InboxEntry[]> {
+    const out: InboxEntry[] = [];
+    for (let n = after + 1; n <= to; n++) {
+      const c = this.cache_?.get(n);
+      if (c === undefined) break;
+      out.push(c.entry);
+    }
+    if (out.length === to - after) return out;
+    out.length = 0;
+    for (let from = after; from < to; ) {
+      const rows = await this.env.tables.inbox.read(this.id, { after: from, limit: Math.min(256, to - from) });
+      if (rows.length === 0) break;
+      for (const r of rows) if (r.seq <= to) out.push(r.value);
+      from = rows[rows.length - 1]!.seq;
+    }
+    return out;
+  }
+
+  handOver(sender: string, entry: InboxEntry, timeoutMs: number): Promise<unknown> {
+    return this.ctx.ref<UserMsg>(`user:${sender}`).call({ t: 'entry', entry }, { timeout: timeoutMs });
+  }
+
+  moved(): void {
+    (this.acksDue ??= new Set()).add(RECEIPTS_CONSUMER);
+    if (this.ackTimer === 0) this.ackTimer = this.ctx.sendAfter(ACK_FLUSH_MS, { t: 'flush_acks' });
+    this.receipts.run(this.maxCursor());
+  }
+
+  later(ms: number): void {
+    this.ctx.sendAfter(ms, { t: 'receipts' });
   }
 
   async handle(m: UserMsg, ctx: ActorContext<UserMsg>): Promise<unknown> {
@@ -270,10 +342,19 @@ export class UserActor implements Behaviour<UserMsg> {
       case 'deliver':
         return this.deliver(m.conv, m.msg, m.convRef);
       case 'entry':
-        this.append(m.entry);
+        // Answered once durable: a delivered receipt's recipient hands it over by call (delivered-receipts.ts).
+        return deferTo(ctx, this.append(m.entry));
+      case 'receipts':
+        this.receipts.retried();
+        this.receipts.run(this.maxCursor());
+        return undefined;
+      case 'resume':
+        // The startup sweep found this user's wake-up row: it owed receipts when its thread stopped.
+        this.receipts.marker = true;
+        this.receipts.run(this.maxCursor());
         return undefined;
       case 'membership':
-        return this.membership(m.conv, m.member, m.lastSeq, m.lastTs, m.entry);
+        return deferTo(ctx, this.membership(m.conv, m.ev, m.member, m.lastSeq, m.lastTs, m.entry));
       case 'typing': {
         const f = { t: 'typing', conv: m.conv, user: m.user, on: m.on };
         for (const d of this.online.values()) d.conn.send({ t: 'out', data: [encodeFrame(f, d.codec)] });
@@ -299,47 +380,49 @@ export class UserActor implements Behaviour<UserMsg> {
   private async send(conv: string, msg: SendMsg, ctx: ActorContext<UserMsg>): Promise<unknown> {
     const inflight = this.sending.get(msg.id);
     if (inflight !== undefined) return deferTo(ctx, inflight);
-    // A fresh id is absent, which LevelDB's bloom filter answers from memory: read on this thread.
-    const seen = this.env.tables.sentids.getNow([this.id, msg.id]);
-    if (seen !== undefined) return seen;
-    const size = messageBytes(msg);
-    const cap = this.env.limits.storedBytesPerUser;
-    if (this.storedBytes() + size > cap) {
-      return fail('rate_limited', `send: ${this.user} has stored ${cap} bytes of messages within the retention (limits.storedBytesPerUser); send it again later with the same id, once older messages expired`);
-    }
     const t = this.env.tables;
+    // A fresh id is absent, which LevelDB's bloom filter answers from memory: read on this thread.
+    const seen = t.sentids.getNow([this.id, msg.id]);
+    if (seen !== undefined && seen.seq > 0) return seen;
+    const size = messageBytes(msg);
+    if (seen === undefined) {
+      const cap = this.env.limits.storedBytesPerUser;
+      if (this.storedBytes() + size > cap) {
+        return fail('rate_limited', `send: ${this.user} has stored ${cap} bytes of messages within the retention (limits.storedBytesPerUser); send it again later with the same id, once older messages expired`);
+      }
+    } else {
+      // Reserved for a conversation before: that one's dedupe knows whether
+      // it stored the message, whichever conversation this retry names.
+      conv = seen.conv;
+    }
+    // The id is reserved for this conversation in a write that runs beside
+    // the conversation's commit, and `sent` waits for both: once a client
+    // has `sent`, a retry of the id after any crash finds the reservation
+    // and goes to the same conversation, whose dedupe answers the same seq.
+    const reserved = seen !== undefined ? null : this.writer.write((tx) => tx.put(t.sentids, [this.id, msg.id], { id: msg.id, conv, seq: 0, ts: 0 }));
     const convRef = ctx.ref<ConvMsg>(`conv:${conv}`);
-    const p = convRef
-      .call<Sent | OwnSent | DomainError>({ ...msg, self: true }, { timeout: 10_000 })
+    const answered = convRef.call<Sent | OwnSent | DomainError>({ ...msg, self: true }, { timeout: 10_000 });
+    const p = Promise.all([reserved, answered])
       .then(
-        (r): Sent | DomainError => {
-          if (isError(r)) {
-            this.sending.delete(msg.id);
-            return r;
-          }
+        ([, r]): Sent | DomainError => {
+          if (isError(r)) return r;
           const sent: Sent = { id: r.id, conv: r.conv, seq: r.seq, ts: r.ts };
-          const putSent = (tx: Transaction): void => void tx.put(t.sentids, [this.id, msg.id], sent);
           // Stored just now and not delivered here by the conversation: take it
           // into this user's inbox (other devices, chats list) as `deliver`
-          // would. With the conversation in memory that happens now, and an
-          // accepted message carries its client id in the same transaction.
-          let written: Promise<void> | null = null;
+          // would; with the conversation in memory that happens now.
           if ('own' in r) {
-            // Stored just now (a repeat has no `own`): its bytes count, written with `sentids` (rec is dirty).
+            // Stored just now (a repeat has no `own`): its bytes count (rec is dirty, written with the next transaction).
             this.countSent(size);
             const own = storedMessage(msg, r.seq, r.ts);
             const uc = this.convs_?.get(conv);
-            if (uc !== undefined) written = this.take(conv, uc, own, convRef, putSent);
+            if (uc !== undefined) void this.take(conv, uc, own, convRef)?.catch(() => undefined);
             else ctx.self.send({ t: 'deliver', conv, msg: own, convRef });
           }
-          void (written ?? this.writer.write(putSent)).catch(() => undefined).finally(() => this.sending.delete(msg.id));
           return sent;
         },
-        (): DomainError => {
-          this.sending.delete(msg.id);
-          return fail('unavailable', 'the conversation did not answer in time; send it again with the same id');
-        },
-      );
+        (): DomainError => fail('unavailable', 'the conversation did not answer in time; send it again with the same id'),
+      )
+      .finally(() => this.sending.delete(msg.id));
     this.sending.set(msg.id, p);
     return deferTo(ctx, p);
   }
@@ -667,55 +750,10 @@ export class UserActor implements Behaviour<UserMsg> {
     (this.acksDue ??= new Set()).add(device);
     // Written with the next transaction; the timer only for a user that writes nothing else.
     if (this.ackTimer === 0) this.ackTimer = this.ctx.sendAfter(ACK_FLUSH_MS, { t: 'flush_acks' });
-    if (n > this.deliveredUpTo) {
-      const from = this.deliveredUpTo + 1;
-      this.deliveredUpTo = n;
-      await this.deliveredReceipts(from, n);
-    }
+    this.receipts.run(this.maxCursor());
     this.pump(device);
     const now = this.online.get(device);
     if (now !== undefined) this.settle(device, now);
-  }
-
-  /**
-   * A device has the messages in inbox [from, to]: their senders get
-   * `delivered`. Each inbox entry names its message's sender, so the receipt
-   * goes straight to the sender's user actor (one `r` entry per sender and
-   * conversation), not through the conversation: one hop less per message.
-   */
-  private async deliveredReceipts(from: number, to: number): Promise<void> {
-    // sender -> conv -> seqs
-    const out = new Map<string, Map<string, number[]>>();
-    const add = (e: InboxEntry): void => {
-      if (e.k !== 'm' || e.from === this.user) return;
-      let perConv = out.get(e.from);
-      if (perConv === undefined) out.set(e.from, (perConv = new Map()));
-      let a = perConv.get(e.conv);
-      if (a === undefined) perConv.set(e.conv, (a = []));
-      a.push(e.seq);
-    };
-    let missing = false;
-    for (let n = from; n <= to; n++) {
-      const c = this.cache.get(n);
-      if (c === undefined) {
-        missing = true;
-        break;
-      }
-      add(c.entry);
-    }
-    if (missing) {
-      out.clear();
-      for (let after = from - 1; after < to; ) {
-        const rows = await this.env.tables.inbox.read(this.id, { after, limit: Math.min(256, to - after) });
-        if (rows.length === 0) break;
-        for (const r of rows) if (r.seq <= to) add(r.value);
-        after = rows[rows.length - 1]!.seq;
-      }
-    }
-    for (const [sender, perConv] of out) {
-      const ref = this.ctx.ref<UserMsg>(`user:${sender}`);
-      for (const [conv, seqs] of perConv) ref.send({ t: 'entry', entry: { k: 'r', conv, by: this.user, status: 'delivered', seqs } });
-    }
   }
 
   // ---- conversations --------------------------------------------------------------------------
@@ -729,8 +767,10 @@ export class UserActor implements Behaviour<UserMsg> {
       const member = dm?.kind === 'dm' && (dm.a === this.user || dm.b === this.user);
       uc = (await this.env.tables.uconv.get([this.id, conv])) ?? { accepted: 0, lastSeq: 0, lastTs: 0, read: 0, unread: { ranges: [], extra: 0 }, member };
       // Another message may have loaded it while this one awaited the read.
-      uc = this.convs.get(conv) ?? uc;
+      const loaded = this.convs.get(conv);
+      if (loaded !== undefined) return loaded;
       this.convs.set(conv, uc);
+      this.durable.set(conv, uc.accepted);
     }
     return uc;
   }
@@ -748,7 +788,10 @@ export class UserActor implements Behaviour<UserMsg> {
    */
   private take(conv: string, uc: UserConv, msg: StoredMessage, convRef: ActorRef<ConvMsg>, extra?: (tx: Transaction) => void): Promise<void> | null {
     if (msg.seq <= uc.accepted) {
-      this.acknowledge(convRef, uc.accepted);
+      // A repeat: report what is durable. If its acceptance is still in
+      // flight, that transaction's completion reports it (see `accept`).
+      const safe = this.durable.get(conv) ?? 0;
+      if (safe >= msg.seq) this.acknowledge(convRef, safe);
       return null;
     }
     if (msg.seq > uc.accepted + 1) {
@@ -788,7 +831,10 @@ export class UserActor implements Behaviour<UserMsg> {
     }
     this.dirtyConvs.add(conv);
     const seq = msg.seq;
-    const accepted = (): void => this.acknowledge(convRef, seq);
+    const accepted = (): void => {
+      if (seq > (this.durable.get(conv) ?? 0)) this.durable.set(conv, seq);
+      this.acknowledge(convRef, seq);
+    };
     if (msg.from === this.user && !this.hasOtherDevice(msg.device)) {
       // The sending device got `sent` and no other device would get this
       // entry: only the chats list changes. A device registered later
@@ -811,16 +857,23 @@ export class UserActor implements Behaviour<UserMsg> {
   }
 
   /**
-   * Joining or leaving a group. A member gets what is sent after `lastSeq`
-   * (its join floor), not the group's past: it is taken as accepted and
-   * read. Also when it already counted as a member: a group restates the
-   * floor when a member asks for a resend below it (a lost `membership`, or
-   * a removal it never heard of before being added again), and without it
-   * that member would wait for messages it may never have.
+   * A group announcement (announcements.ts), or without `ev` a group
+   * restating this user's join floor. Joining: the user gets what is sent
+   * after `lastSeq` (its join floor), not the group's past: it is taken as
+   * accepted and read. Also when it already counted as a member: a group
+   * restates the floor when a member asks for a resend below it (a
+   * removal it never heard of before being added again), and without it
+   * that member would wait for messages it may never have. Resolves once
+   * durable; an announcement already applied (`ev`) changes nothing.
    */
-  private async membership(conv: string, member: boolean, lastSeq: number, lastTs: number, entry: InboxEntry | undefined): Promise<void> {
+  private async membership(conv: string, ev: number | undefined, member: boolean | undefined, lastSeq: number, lastTs: number, entry: InboxEntry | undefined): Promise<void> {
     const uc = await this.uconv(conv);
-    if (member) {
+    if (ev !== undefined) {
+      // Applied already: answered once that is durable (it may still be in flight).
+      if ((uc.ev ?? 0) >= ev) return this.applying_?.get(conv);
+      uc.ev = ev;
+    }
+    if (member === true) {
       uc.accepted = Math.max(uc.accepted, lastSeq);
       uc.lastSeq = Math.max(uc.lastSeq, lastSeq);
       uc.lastTs = Math.max(uc.lastTs, lastTs);
@@ -829,10 +882,20 @@ export class UserActor implements Behaviour<UserMsg> {
         readUnread(uc.unread, lastSeq);
       }
     }
-    uc.member = member;
+    if (member !== undefined) {
+      uc.member = member;
+      this.held_?.delete(conv);
+    }
     this.dirtyConvs.add(conv);
-    this.held_?.delete(conv);
-    await (entry !== undefined ? this.append(entry) : this.writer.write(() => undefined));
+    const accepted = uc.accepted;
+    const w = entry !== undefined ? this.append(entry) : this.writer.write(() => undefined);
+    (this.applying_ ??= new Map()).set(conv, w);
+    try {
+      await w;
+    } finally {
+      if (this.applying_.get(conv) === w) this.applying_.delete(conv);
+    }
+    if (accepted > (this.durable.get(conv) ?? 0)) this.durable.set(conv, accepted);
   }
 
   private async read(device: string, conv: string, seq: number, conn: ActorRef<ConnMsg>): Promise<void> {

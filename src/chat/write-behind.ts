@@ -11,6 +11,12 @@
  * `write` resolves once that write is durable. If a commit fails, every
  * write in it rejects and `onFail` is called: the actor should stop and be
  * activated again from what is on disk, since its memory is ahead of it.
+ *
+ * An actor that crashed or was stopped may leave a commit in flight. Its
+ * next activation must not read its state before that commit settled (it
+ * would number inbox entries the commit is about to take, or miss its
+ * rows), so `settled(owner)` waits for the commits of an owner's earlier
+ * writers; actors await it before their first read.
  */
 import type { Store, Transaction } from '../store/index.js';
 
@@ -22,7 +28,15 @@ interface Pending {
   reject(e: unknown): void;
 }
 
+/** Commits in flight per owner, on this thread (the store and its owners' actors are per thread). */
+const inFlight = new Map<string, Promise<unknown>>();
+
 export class WriteBehind {
+  /** Resolves once every commit of `owner` started so far has settled (succeeded or failed). */
+  static settled(owner: string): Promise<unknown> | undefined {
+    return inFlight.get(owner);
+  }
+
   private queue: Pending[] = [];
   private inflight = false;
   private failed: unknown = null;
@@ -64,7 +78,16 @@ export class WriteBehind {
       this.fail(batch, e);
       return;
     }
-    tx.commit().then(
+    const commit = tx.commit();
+    const settled = commit.then(
+      () => undefined,
+      () => undefined,
+    );
+    inFlight.set(this.owner, settled);
+    void settled.then(() => {
+      if (inFlight.get(this.owner) === settled) inFlight.delete(this.owner);
+    });
+    commit.then(
       () => {
         this.inflight = false;
         for (const p of batch) p.resolve();

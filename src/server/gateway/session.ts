@@ -54,6 +54,8 @@ export const SLOW_READER_GRACE_MS = 5000;
 
 /** A client that sends nothing refused for this long has paused: its next refusal starts a new streak. */
 export const RATE_PAUSE_MS = 1000;
+/** Call failures after which the request's outcome is unknown: answered `unavailable`, to be retried. */
+const RETRYABLE = new Set(['timeout', 'noconnection', 'shutdown', 'killed', 'normal', 'crashed', 'noproc', 'mailbox_full']);
 /** Frames outside the request bucket: sends have their own, acks are bounded by what was sent, a ping only writes a pong. */
 const OWN_LIMITS: ReadonlySet<string> = new Set(['send', 'ack', 'ping']);
 
@@ -595,8 +597,12 @@ export class Session implements Behaviour<ConnMsg> {
       },
       (e) => {
         this.d.inflight.n--;
-        const code: ErrorCode = e instanceof CallError && (e.code === 'timeout' || e.code === 'noconnection' || e.code === 'shutdown') ? 'unavailable' : 'internal';
-        this.error(code, code === 'unavailable' ? 'the node could not answer in time; try again' : 'internal error', { ...(rid !== undefined ? { rid } : {}), ...(id !== undefined ? { id } : {}) });
+        // The actor stopped, crashed or timed out with the request in hand:
+        // it may or may not have taken effect, and only a retry (a send with
+        // the same id) tells. `internal` would read as final, and a client
+        // that drops the send then loses a message the node may have stored.
+        const code: ErrorCode = e instanceof CallError && RETRYABLE.has(e.code) ? 'unavailable' : 'internal';
+        this.error(code, code === 'unavailable' ? 'the node could not answer now; try again (a send with the same id)' : 'internal error', { ...(rid !== undefined ? { rid } : {}), ...(id !== undefined ? { id } : {}) });
       },
     );
   }
